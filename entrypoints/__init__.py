@@ -1,0 +1,1 @@
+"""Entrypoints: the CLI, the composition root, settings, and the public library API."""

@@ -1,0 +1,22 @@
+"""The ``dockyard`` command line."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(version("dockyard"), "--version", "-V", prog_name="dockyard")
+def cli() -> None:
+    """dockyard runs Prefect 1 flow runs as Docker containers.
+
+    It speaks Prefect Server 1.x's GraphQL API, so it works with a Prefect Server or with
+    its own embedded backend (`dockyard server start`). Every run is followed to its final
+    state; no container is left behind.
+    """
+
+
+def main() -> None:
+    cli()

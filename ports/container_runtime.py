@@ -1,0 +1,101 @@
+"""ContainerRuntime: where flow runs execute (the Docker daemon)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    id: str
+    version: str
+    api_version: str
+    os_type: str  # "linux" or "windows": decides how volume specs are read
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    repo_tags: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    username: str
+    password: str
+    registry: str
+
+    def __repr__(self) -> str:  # never show the password
+        return f"RegistryCredentials(username={self.username!r}, registry={self.registry!r})"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """A container as the daemon reports it."""
+
+    id: str
+    name: str
+    status: str  # Docker's: created, running, paused, restarting, removing, exited, dead
+    labels: Mapping[str, str] = field(default_factory=dict)
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("exited", "dead")
+
+
+@runtime_checkable
+class ContainerRuntime(Protocol):
+    """Every method raises ``RuntimeUnavailable`` when the daemon cannot be reached and
+    ``RuntimeRequestFailed`` (or a subclass) when it answers with an error."""
+
+    def ping(self) -> DaemonInfo:
+        """Check the daemon answers; return who it is."""
+
+    def inspect_image(self, reference: str) -> ImageInfo | None:
+        """The local image for ``reference``, or None if it is not present."""
+
+    def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
+        """Pull ``reference``. Raises ``PullFailed`` with the registry's message, including
+        errors reported inside the pull stream."""
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        """Create the named volume unless it exists. True if it was created."""
+
+    def create_container(self, name: str, body: Mapping[str, Any]) -> str:
+        """Create (not start) a container from an Engine API body; return its id.
+        Raises ``ContainerNameConflict`` if the name is taken, ``ImageNotFound`` if the
+        image is missing."""
+
+    def connect_network(self, container_id: str, network: str) -> None:
+        """Attach a created container to another network."""
+
+    def start_container(self, container_id: str) -> None:
+        """Start a created container."""
+
+    def inspect_container(self, container_id: str) -> ContainerState | None:
+        """The container's state, or None if it no longer exists."""
+
+    def list_containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
+        """Containers in any status carrying every given label (value None: any value)."""
+
+    def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM, then SIGKILL after the grace period. A missing or stopped container is
+        not an error."""
+
+    def remove_container(self, container_id: str) -> None:
+        """Remove (forcefully). Idempotent: a missing container is not an error."""
+
+    def container_logs(self, container_id: str, tail: int | None = None) -> bytes:
+        """Stdout and stderr so far, interleaved; the last ``tail`` lines if given."""
+
+    def follow_logs(self, container_id: str) -> Iterator[bytes]:
+        """Stdout and stderr as they come, from the start, until the container ends."""

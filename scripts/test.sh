@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: engine -> venv and install -> images -> ruff -> mypy -> pytest.
+#
+#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh tests/unit -x   # extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))" >&2; }
+
+step "Docker Engine"
+bash scripts/ensure-engine.sh
+
+step "virtualenv and install"
+bash scripts/dev-install.sh
+
+step "local test images"
+bash scripts/build-test-images.sh
+
+step "Prefect 1.4.1 reference venv"
+bash scripts/prefect-venv.sh
+
+step "ruff"
+.venv/bin/ruff check --output-format concise .
+.venv/bin/ruff format --check .
+
+step "mypy --strict"
+# The strict editable install's link tree is what mypy reads as the `dockyard` package.
+MYPYPATH="$(ls -d build/__editable__.*)" .venv/bin/mypy -p dockyard
+
+step "pytest"
+export TESTCONTAINERS_RYUK_DISABLED=true
+.venv/bin/python -m pytest "$@"
+
+step "done"

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+SUITES = ("unit", "integration", "e2e", "compat")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test's folder is its suite: tests/integration/... is marked `integration`, so
+    # `-m "not integration"` and friends select by folder without decorating every test.
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for suite in SUITES[1:]:
+            if suite in parts:
+                item.add_marker(getattr(pytest.mark, suite))
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    import docker
+
+    from support.docker_env import SESSION_LABELS, TEST_LABEL, ensure_engine, remove_labelled
+
+    ensure_engine()
+    client = docker.from_env()
+    try:
+        yield client
+    finally:
+        remove_labelled(client, f"{TEST_LABEL}={SESSION_LABELS[TEST_LABEL]}")
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: object) -> Callable[[str], str]:
+    """``test_image("busybox")`` returns the tag of a local test image, building it first
+    if it is missing."""
+    from support.docker_env import IMAGES, ensure_images
+
+    def get(name: str) -> str:
+        ensure_images(docker_client, [name])  # type: ignore[arg-type]
+        return IMAGES[name]
+
+    return get

@@ -1,0 +1,1 @@
+"""Shared test helpers: fakes for the ports, and fixtures for real Docker resources."""
