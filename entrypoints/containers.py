@@ -1,0 +1,14 @@
+"""The composition root: the one dependency-injector container that wires dockyard.
+
+Sub-containers group the providers of each application (the agent, the embedded server,
+the run client); this module is the only place that knows how they fit together. An
+embedding program or a test overrides any provider (``container.agent.runtime.override(...)``).
+"""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration()
