@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from dockyard.domain.agent.config import RegistryCredentials
+
 
 @dataclass(frozen=True)
 class DaemonInfo:
@@ -21,16 +23,6 @@ class ImageInfo:
     id: str
     repo_tags: tuple[str, ...] = ()
     repo_digests: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RegistryCredentials:
-    username: str
-    password: str
-    registry: str
-
-    def __repr__(self) -> str:  # never show the password
-        return f"RegistryCredentials(username={self.username!r}, registry={self.registry!r})"
 
 
 @dataclass(frozen=True)
