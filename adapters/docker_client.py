@@ -1,0 +1,163 @@
+"""build_docker_client: the one place dockyard makes a ``docker.DockerClient``.
+
+The client is built without talking to the daemon, so an agent can start while the daemon
+is away. It speaks ``FALLBACK_API_VERSION`` until ``negotiate_api_version`` (which
+``DockerContainerRuntime`` calls on ping and before its first request) settles on the
+highest version both sides know.
+
+One client is shared by every thread of an agent: a log stream or a ``wait`` holds a
+connection for as long as the container runs, so the connection pools are sized for many
+concurrent requests (``max_pool_size``) instead of docker-py's 10.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.constants
+import docker.errors
+import docker.tls
+import docker.utils
+import requests.adapters
+
+from dockyard.domain.errors import ConfigurationError
+
+# Connections kept per pool; enough for one log stream and one wait per running container
+# of a busy agent. Beyond it connections still open, but are closed after use.
+DEFAULT_MAX_POOL_SIZE = 128
+# Spoken before negotiation: Docker Engine 20.10, the oldest engine dockyard supports
+# (``host-gateway`` needs it).
+FALLBACK_API_VERSION = "1.41"
+# The newest API version the installed docker-py knows how to speak.
+NEWEST_KNOWN_API_VERSION = docker.constants.DEFAULT_DOCKER_API_VERSION
+
+_SCHEMES = ("unix", "tcp", "http", "https", "ssh", "npipe")
+_TCP_SCHEMES = ("tcp", "http", "https")
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS to a remote daemon (``--tls-ca``, ``--tls-cert``, ``--tls-key``, ``--tls-verify``).
+
+    ``verify`` None means: verify the daemon's certificate when a CA is given (Docker's
+    ``--tlsverify``), otherwise encrypt without verifying (Docker's ``--tls``).
+    """
+
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    verify: bool | None = None
+
+    @property
+    def verifies(self) -> bool:
+        return self.verify if self.verify is not None else self.ca_cert is not None
+
+
+def build_docker_client(
+    base_url: str | None,
+    timeout: float,
+    *,
+    tls: TlsSettings | None = None,
+    max_pool_size: int = DEFAULT_MAX_POOL_SIZE,
+    environ: Mapping[str, str] | None = None,
+) -> docker.DockerClient:
+    """A client for the daemon at ``base_url``; None reads ``DOCKER_HOST``,
+    ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH`` like the Docker CLI, else uses the
+    platform's default socket. Raises ``ConfigurationError`` for an unusable address or
+    TLS setting. Never contacts the daemon."""
+    if base_url is None:
+        base_url, env_tls = _settings_from_environment(os.environ if environ is None else environ)
+        tls = tls or env_tls
+    url = base_url or _platform_default()
+    scheme = _scheme_of(url)
+    if tls is not None and scheme not in _TCP_SCHEMES:
+        raise ConfigurationError(f"TLS settings need a tcp:// or https:// Docker daemon address, not {url!r}")
+    try:
+        client = docker.DockerClient(
+            base_url=url,
+            version=FALLBACK_API_VERSION,
+            # Typed int in the stubs; docker-py hands it to requests, which takes float seconds.
+            timeout=timeout,  # type: ignore[arg-type]
+            tls=_tls_config(tls) if tls is not None else False,
+            max_pool_size=max_pool_size,
+            num_pools=max_pool_size,
+            # Shell out to `ssh` (as the Docker CLI does) rather than connect while building.
+            use_ssh_client=scheme == "ssh",
+        )
+    except docker.errors.DockerException as exc:
+        raise ConfigurationError(f"Cannot use the Docker daemon address {url!r}: {exc}") from exc
+    if scheme in _TCP_SCHEMES:
+        # docker-py leaves tcp:// daemons on requests' default adapters (10 connections).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max_pool_size)
+        client.api.mount("http://", adapter)
+        client.api.mount("https://", adapter)
+    return client
+
+
+def negotiate_api_version(client: docker.DockerClient) -> dict[str, Any]:
+    """Ask the daemon which API version it speaks (unversioned ``GET /version``) and use
+    the highest one both sides know from now on (``client.api.api_version``). Returns the
+    daemon's version document. Raises what docker-py raises (the caller translates)."""
+    answer: dict[str, Any] = client.api.version(api_version=False)
+    daemon_version = str(answer.get("ApiVersion", FALLBACK_API_VERSION))
+    # docker-py reads `_version` for every request; a str assignment is atomic.
+    agreed = min(daemon_version, NEWEST_KNOWN_API_VERSION, key=_version_key)
+    client.api._version = agreed  # type: ignore[attr-defined]
+    return answer
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def _platform_default() -> str:
+    if sys.platform == "win32":
+        return "npipe:////./pipe/docker_engine"
+    return "unix:///var/run/docker.sock"
+
+
+def _scheme_of(url: str) -> str:
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in _SCHEMES or not rest:
+        raise ConfigurationError(
+            f"Invalid Docker daemon address {url!r}: expected unix:///path, tcp://host:port, "
+            "https://host:port, ssh://[user@]host or npipe:////./pipe/name"
+        )
+    return scheme
+
+
+def _settings_from_environment(environ: Mapping[str, str]) -> tuple[str | None, TlsSettings | None]:
+    host = environ.get("DOCKER_HOST") or None
+    cert_path = environ.get("DOCKER_CERT_PATH") or None
+    # As the Docker CLI: any non-empty DOCKER_TLS_VERIFY turns verification on, and a
+    # certificate directory alone turns TLS on without verification.
+    verify = bool(environ.get("DOCKER_TLS_VERIFY"))
+    if not (verify or cert_path):
+        return host, None
+    directory = Path(cert_path) if cert_path else Path.home() / ".docker"
+    ca = directory / "ca.pem"
+    return host, TlsSettings(
+        ca_cert=str(ca) if verify or ca.is_file() else None,
+        client_cert=str(directory / "cert.pem"),
+        client_key=str(directory / "key.pem"),
+        verify=verify,
+    )
+
+
+def _tls_config(tls: TlsSettings) -> docker.tls.TLSConfig:
+    if (tls.client_cert is None) != (tls.client_key is None):
+        raise ConfigurationError("A TLS client certificate needs its key, and a key needs its certificate")
+    for role, path in (("CA", tls.ca_cert), ("client certificate", tls.client_cert), ("key", tls.client_key)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigurationError(f"TLS {role} file not found: {path}")
+    client_cert = (tls.client_cert, tls.client_key) if tls.client_cert and tls.client_key else None
+    try:
+        return docker.tls.TLSConfig(client_cert=client_cert, ca_cert=tls.ca_cert, verify=tls.verifies)
+    except docker.errors.TLSParameterError as exc:
+        raise ConfigurationError(f"Unusable TLS settings for the Docker daemon: {exc}") from exc

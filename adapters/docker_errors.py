@@ -1,0 +1,60 @@
+"""How Docker SDK and HTTP failures become dockyard errors.
+
+Two kinds matter to callers: the daemon could not be reached or did not answer
+(``RuntimeUnavailable``: retry later, the run is not at fault) and the daemon answered
+with an error (``RuntimeRequestFailed``, carrying the daemon's own explanation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import docker.errors
+import requests
+import urllib3.exceptions
+
+from dockyard.domain.errors import RuntimeRequestFailed, RuntimeUnavailable
+
+# Everything that means "no answer": refused or reset connections, TLS handshakes, socket
+# timeouts, and docker-py's own wrappers around them.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+    docker.errors.DockerException,
+)
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Run a daemon call, raising ``RuntimeRequestFailed("<action>: <daemon's words>")``
+    for an error answer and ``RuntimeUnavailable`` when there is no answer."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise RuntimeRequestFailed(f"{action}: {explanation(exc)}") from exc
+    except UNREACHABLE as exc:
+        raise unavailable(exc) from exc
+
+
+def explanation(exc: docker.errors.APIError) -> str:
+    """The daemon's message (its JSON ``message``), else the HTTP status line."""
+    return str(exc.explanation or exc).strip()
+
+
+def unavailable(exc: BaseException) -> RuntimeUnavailable:
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError) or "SSL" in text or "TLS" in text:
+        return RuntimeUnavailable(f"Docker daemon not reachable: the TLS connection failed ({text})")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return RuntimeUnavailable(f"Docker daemon not reachable: no answer in time ({text})")
+    return RuntimeUnavailable(f"Docker daemon not reachable: {text}")
+
+
+def is_not_found(exc: docker.errors.APIError) -> bool:
+    return exc.status_code == 404
+
+
+def is_conflict(exc: docker.errors.APIError) -> bool:
+    return exc.status_code == 409
