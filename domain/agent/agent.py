@@ -1,0 +1,239 @@
+"""The agent use case: connect, recover, then poll, deploy and supervise until told to stop.
+
+``Agent.start()`` blocks. ``stop()`` (from a signal handler or another thread) makes it wind
+down within seconds: it stops claiming runs, lets in-flight deployments finish, and leaves
+running containers for the next start to adopt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from dockyard.domain.agent.config import AgentConfig
+from dockyard.domain.agent.deploy import Deployer, DeploySteps
+from dockyard.domain.agent.health import AgentHealth, HealthReport
+from dockyard.domain.agent.model import FlowRun
+from dockyard.domain.agent.polling import BACKOFF, Poller, next_backoff_index
+from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
+from dockyard.domain.agent.tracker import Tracker
+from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
+from dockyard.ports.backend import Backend
+from dockyard.ports.clock import Clock
+from dockyard.ports.container_runtime import ContainerRuntime, DaemonInfo
+from dockyard.ports.output import FlowOutput
+
+log = logging.getLogger("dockyard.agent")
+
+AGENT_TYPE = "DockerAgent"
+SHUTDOWN_SECONDS = 8.0  # in-flight deployments get this long once asked to stop
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    agent_id: str
+    daemon: DaemonInfo
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        config: AgentConfig,
+        backend: Backend,
+        runtime: ContainerRuntime,
+        clock: Clock,
+        steps_factory: Callable[[AgentIdentity], DeploySteps],
+        output: FlowOutput | None = None,
+        tick_interval: float = 1.0,
+        workers: int = 8,
+    ) -> None:
+        self.config = config
+        self._backend = backend
+        self._runtime = runtime
+        self._clock = clock
+        self._steps_factory = steps_factory
+        self._tick_interval = tick_interval
+        self._workers = workers
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self.health = AgentHealth(poll_staleness=max(60.0, 3 * BACKOFF[-1]))
+        self.tracker = Tracker()
+        self.identity: AgentIdentity | None = None
+        self.supervisor = Supervisor(
+            backend=backend,
+            runtime=runtime,
+            clock=clock,
+            tracker=self.tracker,
+            health=self.health,
+            settings=SupervisionSettings(
+                agent_name=config.name,
+                keep_containers=config.keep_containers,
+                cancel_grace=config.cancel_grace,
+                show_flow_logs=config.show_flow_logs,
+            ),
+            output=output,
+            on_capacity_freed=self.poke,
+        )
+
+    # -- control from outside ------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the agent to wind down (safe from signal handlers and other threads)."""
+        self._stopping.set()
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Poll now instead of waiting out the backoff."""
+        self._wake.set()
+
+    def health_report(self) -> HealthReport:
+        return self.health.report(self._clock.monotonic())
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        identity = self._connect()
+        if identity is None:
+            return
+        self.identity = identity
+        deployer = Deployer(
+            backend=self._backend,
+            runtime=self._runtime,
+            clock=self._clock,
+            tracker=self.tracker,
+            steps=self._steps_factory(identity),
+            submitted_context={"dockyard": self._ownership(identity)},
+            stopping=self._stopping,
+            on_started=self.supervisor.follow_output,
+            on_unfinished=self.supervisor.remember_unwritten_failure,
+        )
+        pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
+        futures: set[Future[None]] = set()
+
+        def submit(run: FlowRun, claimed: bool = False) -> None:
+            future = pool.submit(deployer.deploy, run, claimed=claimed)
+            futures.add(future)
+            future.add_done_callback(futures.discard)
+
+        supervisor_thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        try:
+            self._recover(identity, submit)
+            supervisor_thread.start()
+            self._poll_loop(
+                Poller(
+                    backend=self._backend,
+                    clock=self._clock,
+                    tracker=self.tracker,
+                    health=self.health,
+                    labels=self.config.labels,
+                    limit=self.config.limit,
+                    submit=submit,
+                    can_deploy=lambda: self.health.daemon_is_up,
+                )
+            )
+        finally:
+            self._wind_down(pool, futures, supervisor_thread)
+
+    def _connect(self) -> AgentIdentity | None:
+        """Reach the daemon and register with the backend, retrying while either is away
+        (the agent stays up and reports itself unhealthy meanwhile)."""
+        delay = 0.5
+        daemon: DaemonInfo | None = None
+        agent_id: str | None = None
+        while not self._stopping.is_set():
+            try:
+                if daemon is None:
+                    daemon = self._runtime.ping()
+                    self.health.daemon_ok()
+                if agent_id is None:
+                    log.info(
+                        "Registering agent %r with labels %s", self.config.name, list(self.config.labels)
+                    )
+                    agent_id = self._backend.register_agent(
+                        name=self.config.name,
+                        labels=self.config.labels,
+                        agent_type=AGENT_TYPE,
+                        agent_config_id=self.config.agent_config_id,
+                    )
+                    self._backend.hello()
+                    log.info("Registration successful; agent id %s", agent_id)
+                return AgentIdentity(agent_id=agent_id, daemon=daemon)
+            except RuntimeUnavailable as exc:
+                self.health.daemon_failed(f"the Docker daemon is unreachable: {exc}")
+                log.warning("Waiting for the Docker daemon: %s", exc)
+            except BackendUnavailable as exc:
+                self.health.poll_failed(str(exc))
+                log.warning("Waiting for the backend: %s", exc)
+            self._stopping.wait(delay)
+            delay = min(delay * 2, 10.0)
+        return None
+
+    def _recover(self, identity: AgentIdentity, submit: Callable[[FlowRun, bool], None]) -> None:
+        """After a restart: adopt or settle our containers, and redeploy runs we had
+        submitted but never got to create a container for."""
+        self.supervisor.tick()
+        try:
+            submitted = self._backend.runs_of_agent(identity.agent_id, ["Submitted"])
+        except DockyardError as exc:
+            log.warning("Could not look for runs this agent had submitted: %s", exc)
+            return
+        mine = self._ownership(identity)
+        for run in submitted:
+            context = run.serialized_state.get("context") or {}
+            if context.get("dockyard") != mine or self.tracker.get(run.id) is not None:
+                continue
+            if self.tracker.claim(run.id, run.name):
+                log.info("Flow run %s was submitted before a restart; deploying it now", run.id)
+                submit(run, True)
+
+    def _ownership(self, identity: AgentIdentity) -> dict[str, str]:
+        # Stamped on the Submitted states we write: after a restart, a Submitted run is
+        # redeployed only if it names this agent and this daemon.
+        return {"agent": self.config.name, "daemon": identity.daemon.id}
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(self._tick_interval):
+            try:
+                self.supervisor.tick()
+            except Exception:  # a supervision bug must not end supervision
+                log.exception("Supervision pass failed")
+
+    def _poll_loop(self, poller: Poller) -> None:
+        index, polls = 0, 0
+        max_polls = self.config.max_polls
+        log.info("Waiting for flow runs...")
+        while not self._stopping.is_set() and (max_polls is None or polls < max_polls):
+            self._wake.clear()
+            found = poller.poll_once()
+            polls += 1
+            index = next_backoff_index(index, found > 0)
+            if max_polls is not None and polls >= max_polls:
+                break
+            self._wake.wait(BACKOFF[index])
+
+    def _wind_down(
+        self, pool: ThreadPoolExecutor, futures: set[Future[None]], supervisor: threading.Thread
+    ) -> None:
+        signalled = self._stopping.is_set()
+        pool.shutdown(wait=False, cancel_futures=False)
+        deadline = self._clock.monotonic() + SHUTDOWN_SECONDS
+        for future in list(futures):
+            remaining = deadline - self._clock.monotonic() if signalled else None
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                future.result(timeout=remaining)
+            except Exception:
+                log.debug("deployment ended with an error during shutdown", exc_info=True)
+        self._stopping.set()
+        if supervisor.is_alive():
+            supervisor.join(timeout=2.0)
+        log.info("Agent stopped; running containers are left for the next start to adopt")

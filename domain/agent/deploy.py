@@ -1,0 +1,210 @@
+"""Deploying one flow run: claim it (Submitted), plan its container, create and start it.
+
+Runs on a worker thread of the agent's pool. Every way it can end is handled here: another
+agent got the run first (skip quietly), the run is refused or Docker fails (the run ends
+Failed with the reason, and nothing is left half-created), the daemon is away (the run goes
+back to the queue), or the container starts (the supervisor takes over).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dockyard.domain.agent.model import ContainerPlan, FlowRun, RunLog
+from dockyard.domain.agent.selection import start_time
+from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
+from dockyard.domain.errors import (
+    BackendUnavailable,
+    ContainerNameConflict,
+    DockyardError,
+    RuntimeUnavailable,
+    SubmissionConflict,
+)
+from dockyard.domain.states import is_scheduled, state_document
+from dockyard.ports.backend import Backend
+from dockyard.ports.clock import Clock
+from dockyard.ports.container_runtime import ContainerRuntime
+
+log = logging.getLogger("dockyard.agent")
+
+
+@dataclass(frozen=True)
+class DeploySteps:
+    """The decisions a deployment needs, bound to this agent's config by the agent."""
+
+    plan: Callable[[FlowRun], ContainerPlan]  # raises RunRefused and friends
+    needs_pull: Callable[[ContainerPlan, bool], bool]  # (plan, image present?) -> pull now?
+    pull: Callable[[str], None]  # pull an image (with the right credentials)
+    names: Callable[[str], Iterable[str]]  # preferred name -> candidates on conflict
+    agent_name: str = "agent"
+
+
+class Deployer:
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        runtime: ContainerRuntime,
+        clock: Clock,
+        tracker: Tracker,
+        steps: DeploySteps,
+        submitted_context: Mapping[str, Any],
+        stopping: threading.Event,
+        on_started: Callable[[TrackedRun], None],
+        on_unfinished: Callable[[FlowRun, str], None],
+    ) -> None:
+        self._backend = backend
+        self._runtime = runtime
+        self._clock = clock
+        self._tracker = tracker
+        self._steps = steps
+        self._submitted_context = submitted_context  # lets a restarted agent know its runs
+        self._stopping = stopping
+        self._on_started = on_started
+        self._on_unfinished = on_unfinished  # a Failed state that could not be written yet
+
+    def deploy(self, run: FlowRun, *, claimed: bool = False) -> None:
+        """Deploy a run the tracker has claimed. ``claimed``: it is already Submitted by us
+        (restart recovery), so skip the Submitted step."""
+        try:
+            if not self._wait_for_start_time(run):
+                return
+            if not claimed:
+                self._mark_submitted(run)
+                run = _bumped(run)
+            log.info("Deploying flow run %s (%s)", run.id, run.name)
+            self._create_and_start(run)
+        except SubmissionConflict as exc:
+            log.debug("Flow run %s was taken by another agent: %s", run.id, exc)
+            self._tracker.release(run.id)
+        except BackendUnavailable as exc:
+            log.warning("Could not claim flow run %s: %s; it stays in the queue", run.id, exc)
+            self._tracker.release(run.id)
+        except RuntimeUnavailable as exc:
+            self._tracker.release(run.id)
+            self._requeue(run, f"the Docker daemon is unreachable ({exc})")
+        except DockyardError as exc:
+            self._tracker.release(run.id)
+            self._fail(run, str(exc))
+        except Exception as exc:  # a bug must not leave the run hanging in Submitted
+            log.exception("Unexpected error while deploying flow run %s", run.id)
+            self._tracker.release(run.id)
+            self._fail(run, f"Internal error in the dockyard agent while deploying: {exc!r}")
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _wait_for_start_time(self, run: FlowRun) -> bool:
+        delay = (start_time(run, self._clock.now()) - self._clock.now()).total_seconds()
+        if delay > 0:
+            log.debug("Waiting %.1fs to deploy flow run %s on time", delay, run.id)
+            if self._stopping.wait(delay):
+                self._tracker.release(run.id)
+                return False
+        return True
+
+    def _mark_submitted(self, run: FlowRun) -> None:
+        if is_scheduled(run.state):
+            submitted = state_document(
+                "Submitted",
+                "Submitted for execution",
+                inner=run.serialized_state,
+                context=self._submitted_context,
+            )
+            self._backend.set_flow_run_state(run.id, run.version, submitted)
+        for task_run in run.task_runs:
+            if is_scheduled(task_run.state):
+                state = state_document(
+                    "Submitted", "Submitted for execution.", inner=task_run.serialized_state
+                )
+                self._backend.set_task_run_state(task_run.id, task_run.version, state)
+
+    def _create_and_start(self, run: FlowRun) -> None:
+        plan = self._steps.plan(run)
+        present = self._runtime.inspect_image(plan.image) is not None
+        if self._steps.needs_pull(plan, present):
+            log.info("Pulling image %s for flow run %s", plan.image, run.id)
+            self._steps.pull(plan.image)
+        for volume in plan.create_volumes:
+            self._runtime.ensure_volume(volume, {"org.dockyard.managed": "true"})
+        container_id = self._create(plan)
+        try:
+            for network in plan.connect_networks:
+                self._runtime.connect_network(container_id, network)
+            self._runtime.start_container(container_id)
+        except BaseException:
+            # Never leave a created-but-not-started container behind (it would hold the name).
+            _quietly(lambda: self._runtime.remove_container(container_id))
+            raise
+        labels = plan.body.get("Labels", {})
+        tracked = TrackedRun(
+            run_id=run.id,
+            run_name=run.name,
+            phase=Phase.RUNNING,
+            container_id=container_id,
+            started_at=self._clock.monotonic(),
+            timeout=_float_or_none(labels.get("org.dockyard.timeout")),
+            ship_logs=labels.get("org.dockyard.ship-logs") == "true",
+        )
+        self._tracker.track(tracked)
+        log.info("Flow run %s started in container %s", run.id, container_id[:12])
+        self._log(run, f"Submitted for execution: Container ID: {container_id}", "INFO")
+        self._on_started(tracked)
+
+    def _create(self, plan: ContainerPlan) -> str:
+        last: ContainerNameConflict | None = None
+        for name in self._steps.names(plan.name):
+            try:
+                return self._runtime.create_container(name, plan.body)
+            except ContainerNameConflict as exc:
+                last = exc
+        raise ContainerNameConflict(f"no free container name for {plan.name!r}: {last}")
+
+    # -- endings ----------------------------------------------------------------------------
+
+    def _fail(self, run: FlowRun, message: str) -> None:
+        log.error("Deployment of flow run %s failed: %s", run.id, message)
+        self._log(run, message, "ERROR")
+        try:
+            self._backend.set_flow_run_state(run.id, run.version, state_document("Failed", message))
+        except DockyardError as exc:
+            log.warning("Could not mark flow run %s Failed (%s); will retry", run.id, exc)
+            self._on_unfinished(run, message)
+
+    def _requeue(self, run: FlowRun, why: str) -> None:
+        message = f"Rescheduled by the dockyard agent: {why}."
+        log.warning("Flow run %s goes back to the queue: %s", run.id, why)
+        try:
+            self._backend.set_flow_run_state(
+                run.id, run.version, state_document("Scheduled", message, start_time=self._clock.now())
+            )
+        except DockyardError as exc:
+            log.warning("Could not put flow run %s back in the queue: %s", run.id, exc)
+
+    def _log(self, run: FlowRun, message: str, level: str) -> None:
+        # A run log is a courtesy: failing to write it must never change the run's fate.
+        try:
+            self._backend.write_run_logs([RunLog(run.id, message, level, self._steps.agent_name)])
+        except DockyardError as exc:
+            log.warning("Could not write a run log for flow run %s: %s", run.id, exc)
+
+
+def _bumped(run: FlowRun) -> FlowRun:
+    return replace(run, version=run.version + 1, state="Submitted")
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        return float(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception:
+        log.debug("cleanup step failed", exc_info=True)

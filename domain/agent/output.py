@@ -1,0 +1,102 @@
+"""Container output, turned into lines: for the agent's stdout (``show_flow_logs``) and for
+run logs shipped to the backend.
+
+Docker hands out byte chunks that need not end at a line, or even at a character: decoding
+is incremental, so a multi-byte character split across chunks stays whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from collections.abc import Callable, Sequence
+
+from dockyard.domain.agent.model import RunLog
+
+# What run logs from container output are called in the backend.
+CONTAINER_LOG_NAME = "container"
+
+
+class LineSplitter:
+    """Bytes in, complete text lines out (without their line endings)."""
+
+    def __init__(self, max_line: int = 16384) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._max_line = max_line
+
+    def feed(self, chunk: bytes) -> list[str]:
+        text = self._pending + self._decoder.decode(chunk)
+        *lines, self._pending = text.split("\n")
+        # A line without an end must not grow without bound.
+        while len(self._pending) > self._max_line:
+            lines.append(self._pending[: self._max_line])
+            self._pending = self._pending[self._max_line :]
+        return [line.rstrip("\r") for line in lines]
+
+    def flush(self) -> list[str]:
+        text = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        return [text.rstrip("\r")] if text else []
+
+
+class RunLogShipper:
+    """Batches one run's output lines into ``write_run_logs`` calls, up to a byte cap.
+
+    Lines beyond the cap are dropped, with one note saying so; a failed write is kept and
+    retried with the next batch, so a backend hiccup loses nothing.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        send: Callable[[Sequence[RunLog]], None],
+        *,
+        max_bytes: int = 1_000_000,
+        batch_lines: int = 200,
+    ) -> None:
+        self._run_id = run_id
+        self._send = send
+        self._max_bytes = max_bytes
+        self._batch_lines = batch_lines
+        self._pending: list[RunLog] = []
+        self._shipped_bytes = 0
+        self._truncated = False
+        self._lock = threading.Lock()
+
+    @property
+    def truncated(self) -> bool:
+        return self._truncated
+
+    def add(self, line: str) -> None:
+        with self._lock:
+            if self._truncated:
+                return
+            size = len(line.encode("utf-8", "replace")) + 1
+            if self._shipped_bytes + size > self._max_bytes:
+                self._truncated = True
+                note = (
+                    f"Output truncated: only the first {self._max_bytes} bytes of this run's output "
+                    "were kept as run logs."
+                )
+                self._pending.append(RunLog(self._run_id, note, "WARNING", CONTAINER_LOG_NAME))
+            else:
+                self._shipped_bytes += size
+                self._pending.append(RunLog(self._run_id, line, "INFO", CONTAINER_LOG_NAME))
+            full = len(self._pending) >= self._batch_lines
+        if full:
+            self.flush()
+
+    def flush(self) -> bool:
+        """Send what is pending; False if the backend could not take it (kept for later)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return True
+        try:
+            self._send(batch)
+        except Exception:
+            with self._lock:
+                self._pending = batch + self._pending
+            return False
+        return True

@@ -1,0 +1,99 @@
+"""Polling the backend for work, and handing runs to deployment workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from dockyard.domain.agent.health import AgentHealth
+from dockyard.domain.agent.model import FlowRun
+from dockyard.domain.agent.selection import in_start_order, serves
+from dockyard.domain.agent.tracker import Tracker
+from dockyard.domain.errors import DockyardError
+from dockyard.ports.backend import Backend
+from dockyard.ports.clock import Clock
+
+log = logging.getLogger("dockyard.agent")
+
+# Waits between polls: doubling from 0.25 s to 10 s while polls find nothing, back to
+# 0.25 s as soon as one does (Prefect 1's agent schedule; its users know it).
+BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
+# Ask for runs due this far ahead; their workers wait for the exact start time.
+PREFETCH = timedelta(seconds=10)
+# A Running run's task runs must be this old to be retried here, so a run retrying in its
+# own container is not deployed a second time.
+RETRY_BUFFER = timedelta(seconds=3)
+
+
+def next_backoff_index(index: int, found_work: bool) -> int:
+    return 0 if found_work else min(index + 1, len(BACKOFF) - 1)
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        clock: Clock,
+        tracker: Tracker,
+        health: AgentHealth,
+        labels: Sequence[str],
+        limit: int | None,
+        submit: Callable[[FlowRun], None],
+        can_deploy: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._backend = backend
+        self._clock = clock
+        self._tracker = tracker
+        self._health = health
+        self._labels = list(labels)
+        self._limit = limit
+        self._submit = submit
+        self._can_deploy = can_deploy
+
+    def capacity(self) -> int | None:
+        """How many more runs may be taken now (None: no limit)."""
+        return None if self._limit is None else max(0, self._limit - len(self._tracker))
+
+    def poll_once(self) -> int:
+        """One poll: returns how many runs were handed to workers. Never raises for
+        backend trouble: it is logged and reflected in health."""
+        now = self._clock.now()
+        try:
+            ids = self._backend.runs_in_queue(labels=self._labels, before=now + PREFETCH)
+        except DockyardError as exc:
+            log.error("Failed to query for ready flow runs: %s", exc)
+            self._health.poll_failed(str(exc))
+            return 0
+        self._health.poll_succeeded(self._clock.monotonic())
+        capacity = self.capacity()
+        if not self._can_deploy() or capacity == 0:
+            if ids:
+                log.debug("%d run(s) ready, but this agent cannot take more now", len(ids))
+            return 0
+        in_flight = self._tracker.ids()
+        fresh = [run_id for run_id in ids if run_id not in in_flight]
+        if not fresh:
+            return 0
+        try:
+            runs = self._backend.flow_runs(fresh, retry_buffer=now - RETRY_BUFFER)
+        except DockyardError as exc:
+            log.error("Failed to query for flow run metadata: %s", exc)
+            return 0
+        handed = 0
+        for run in in_start_order(runs, now):
+            if capacity is not None and handed >= capacity:
+                break
+            if run.labels and not serves(self._labels, run.labels):
+                log.warning(
+                    "Skipping flow run %s: its labels %s are not all this agent's", run.id, run.labels
+                )
+                continue
+            if self._tracker.claim(run.id, run.name):
+                log.debug("Submitting flow run %s for deployment", run.id)
+                self._submit(run)
+                handed += 1
+        if handed:
+            log.info("Found %d flow run(s) to deploy", handed)
+        return handed

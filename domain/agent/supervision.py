@@ -1,0 +1,319 @@
+"""Supervision: follow every container this agent starts to its true final state.
+
+One reconcile pass (``tick``) compares what Docker shows (containers carrying this agent's
+label, in any status) with what the backend says about their runs and what the agent
+remembers, decides per container (``outcomes.decide``) and acts: adopt, stop, settle and
+remove. The same pass serves normal operation, recovery after a restart and recovery after
+the daemon comes back, so there is one code path to trust.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dockyard.domain.agent.health import AgentHealth
+from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, SHIP_LOGS, TIMEOUT
+from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus
+from dockyard.domain.agent.outcomes import (
+    Decision,
+    Observation,
+    Outcome,
+    Verb,
+    decide,
+    final_state_name,
+    outcome_message,
+)
+from dockyard.domain.agent.output import LineSplitter, RunLogShipper
+from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker
+from dockyard.domain.errors import DockyardError, RuntimeUnavailable
+from dockyard.domain.states import FINISHED_STATES, state_document
+from dockyard.ports.backend import Backend
+from dockyard.ports.clock import Clock
+from dockyard.ports.container_runtime import ContainerRuntime, ContainerState
+from dockyard.ports.output import FlowOutput
+
+log = logging.getLogger("dockyard.agent")
+
+TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class SupervisionSettings:
+    agent_name: str
+    keep_containers: bool = False
+    cancel_grace: float = 30.0
+    show_flow_logs: bool = False
+    max_log_bytes: int = 1_000_000
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        runtime: ContainerRuntime,
+        clock: Clock,
+        tracker: Tracker,
+        health: AgentHealth,
+        settings: SupervisionSettings,
+        output: FlowOutput | None = None,
+        on_capacity_freed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._backend = backend
+        self._runtime = runtime
+        self._clock = clock
+        self._tracker = tracker
+        self._health = health
+        self._settings = settings
+        self._output = output
+        self._on_capacity_freed = on_capacity_freed
+        self._streams: dict[str, tuple[threading.Thread, RunLogShipper | None]] = {}
+        self._kept: set[str] = set()  # settled containers kept for debugging (--keep-containers)
+        self._unwritten_failures: dict[str, tuple[FlowRun, str]] = {}
+        self._lock = threading.Lock()
+
+    # -- the reconcile pass -------------------------------------------------------------
+
+    def tick(self) -> None:
+        # Snapshot the tracker before listing: a run tracked as running here had its
+        # container created before the list, so "not listed" really means "gone".
+        tracked = {run.run_id: run for run in self._tracker.snapshot()}
+        try:
+            containers = self._runtime.list_containers({AGENT: self._settings.agent_name})
+        except RuntimeUnavailable as exc:
+            self._health.daemon_failed(f"the Docker daemon is unreachable: {exc}")
+            return
+        except DockyardError as exc:
+            self._health.daemon_failed(f"the Docker daemon answered with an error: {exc}")
+            return
+        self._health.daemon_ok()
+
+        by_run = {c.labels.get(FLOW_RUN_ID, ""): c for c in containers if c.id not in self._kept}
+        watched = {run_id for run_id, run in tracked.items() if run.phase is not Phase.DEPLOYING}
+        statuses, known = self._statuses(set(by_run) | watched)
+        now = self._clock.monotonic()
+        for run_id, container in by_run.items():
+            observation = Observation(container, tracked.get(run_id), statuses.get(run_id), known)
+            self._act(decide(observation, now=now), container, run_id, statuses.get(run_id))
+        if known:
+            for run_id in watched - set(by_run):
+                self._container_vanished(tracked[run_id], statuses.get(run_id))
+        self._flush_shippers()
+        self._retry_unwritten_failures()
+
+    def _statuses(self, ids: set[str]) -> tuple[dict[str, RunStatus], bool]:
+        ids.discard("")
+        if not ids:
+            return {}, True
+        try:
+            return self._backend.run_statuses(sorted(ids)), True
+        except DockyardError as exc:
+            log.warning("Could not read run states from the backend: %s", exc)
+            return {}, False
+
+    def _act(
+        self, decision: Decision, container: ContainerState, run_id: str, status: RunStatus | None
+    ) -> None:
+        verb = decision.verb
+        if verb is Verb.LEAVE:
+            return
+        log.debug("Container %s (run %s): %s — %s", container.id[:12], run_id, verb.value, decision.why)
+        try:
+            if verb is Verb.ADOPT:
+                self._adopt(container, run_id)
+            elif verb is Verb.START:
+                self._runtime.start_container(container.id)
+                self._adopt(container, run_id)
+            elif verb is Verb.DISCARD:
+                log.info("Removing container %s: %s", container.id[:12], decision.why)
+                self._runtime.remove_container(container.id)
+            elif verb is Verb.STOP and decision.reason is not None:
+                self._stop(container, run_id, decision.reason)
+            elif verb is Verb.SETTLE and decision.outcome is not None and status is not None:
+                self._settle(container, run_id, decision.outcome, status)
+        except DockyardError as exc:
+            log.warning("Could not %s container %s (run %s): %s", verb.value, container.id[:12], run_id, exc)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def _adopt(self, container: ContainerState, run_id: str) -> None:
+        started_at = self._clock.monotonic()
+        if container.started_at is not None:
+            started_at -= max(0.0, (self._clock.now() - container.started_at).total_seconds())
+        tracked = TrackedRun(
+            run_id=run_id,
+            run_name=container.labels.get(FLOW_RUN_NAME, run_id),
+            phase=Phase.RUNNING,
+            container_id=container.id,
+            started_at=started_at,
+            timeout=_float_or_none(container.labels.get(TIMEOUT)),
+            ship_logs=container.labels.get(SHIP_LOGS) == "true",
+        )
+        self._tracker.track(tracked)
+        log.info("Adopted running container %s of flow run %s", container.id[:12], run_id)
+        self.follow_output(tracked)
+
+    def _stop(self, container: ContainerState, run_id: str, reason: StopReason) -> None:
+        self._tracker.update(run_id, phase=Phase.STOPPING, stop_reason=reason)
+        log.info("Stopping container %s of flow run %s: %s", container.id[:12], run_id, reason.value)
+        grace = self._settings.cancel_grace
+
+        def stop() -> None:
+            try:
+                self._runtime.stop_container(container.id, grace)
+            except DockyardError as exc:
+                log.warning("Could not stop container %s: %s", container.id[:12], exc)
+                self._tracker.update(run_id, phase=Phase.RUNNING)  # decide again next pass
+
+        # Stopping waits out the grace period: never block the reconcile pass on it.
+        threading.Thread(target=stop, name=f"stop-{container.id[:12]}", daemon=True).start()
+
+    def _settle(self, container: ContainerState, run_id: str, outcome: Outcome, status: RunStatus) -> None:
+        tracked = self._tracker.get(run_id)
+        self._finish_output(run_id)
+        if outcome is not Outcome.ALREADY_FINAL:
+            tail = "" if outcome is Outcome.CANCELLED else self._tail(container.id)
+            timeout = tracked.timeout if tracked else _float_or_none(container.labels.get(TIMEOUT))
+            message = outcome_message(outcome, container, tail=tail, timeout=timeout)
+            if not (tracked and tracked.outcome_logged):
+                level = "INFO" if outcome in (Outcome.SUCCESS, Outcome.CANCELLED) else "ERROR"
+                self._write_logs([RunLog(run_id, message, level, self._settings.agent_name)])
+                self._tracker.update(run_id, outcome_logged=True)
+            state = final_state_name(outcome) or "Failed"
+            # Raises if the backend is away: the container stays, and the next pass retries.
+            self._backend.set_flow_run_state(run_id, status.version, state_document(state, message))
+            log.info("Flow run %s ended %s: %s", run_id, state, message.splitlines()[0])
+        if self._settings.keep_containers:
+            self._kept.add(container.id)
+        else:
+            self._runtime.remove_container(container.id)
+        self._tracker.release(run_id)
+        self._on_capacity_freed()
+
+    def _container_vanished(self, tracked: TrackedRun, status: RunStatus | None) -> None:
+        if status is not None and status.state not in FINISHED_STATES:
+            message = "The flow run's container disappeared before it finished (removed outside dockyard?)."
+            log.error("Flow run %s: %s", tracked.run_id, message)
+            try:
+                self._backend.set_flow_run_state(
+                    tracked.run_id, status.version, state_document("Failed", message)
+                )
+            except DockyardError as exc:
+                log.warning("Could not mark flow run %s Failed: %s", tracked.run_id, exc)
+                return
+        self._finish_output(tracked.run_id)
+        self._tracker.release(tracked.run_id)
+        self._on_capacity_freed()
+
+    def _tail(self, container_id: str) -> str:
+        try:
+            raw = self._runtime.container_logs(container_id, tail=TAIL_LINES)
+        except DockyardError:
+            return ""
+        return raw.decode("utf-8", "replace").rstrip()
+
+    # -- failures the deployer could not write -------------------------------------------
+
+    def remember_unwritten_failure(self, run: FlowRun, message: str) -> None:
+        with self._lock:
+            self._unwritten_failures[run.id] = (run, message)
+
+    def _retry_unwritten_failures(self) -> None:
+        with self._lock:
+            pending = list(self._unwritten_failures.values())
+        for run, message in pending:
+            try:
+                self._backend.set_flow_run_state(run.id, run.version, state_document("Failed", message))
+            except DockyardError:
+                return  # backend still away; try again next pass
+            with self._lock:
+                self._unwritten_failures.pop(run.id, None)
+
+    # -- container output -----------------------------------------------------------------
+
+    def follow_output(self, tracked: TrackedRun) -> None:
+        """Stream a running container's output to stdout and/or the backend, as configured."""
+        wants_stdout = self._settings.show_flow_logs and self._output is not None
+        if not (wants_stdout or tracked.ship_logs) or tracked.container_id is None:
+            return
+        with self._lock:
+            if tracked.run_id in self._streams and self._streams[tracked.run_id][0].is_alive():
+                return
+            shipper = (
+                RunLogShipper(
+                    tracked.run_id, self._write_logs_or_raise, max_bytes=self._settings.max_log_bytes
+                )
+                if tracked.ship_logs
+                else None
+            )
+            thread = threading.Thread(
+                target=self._stream,
+                args=(tracked, shipper, wants_stdout),
+                name=f"output-{tracked.run_id[:8]}",
+                daemon=True,
+            )
+            self._streams[tracked.run_id] = (thread, shipper)
+        thread.start()
+
+    def _stream(self, tracked: TrackedRun, shipper: RunLogShipper | None, to_stdout: bool) -> None:
+        assert tracked.container_id is not None
+        splitter = LineSplitter()
+
+        def emit(lines: list[str]) -> None:
+            for line in lines:
+                if to_stdout and self._output is not None:
+                    self._output.line(tracked.run_name, line)
+                if shipper is not None:
+                    shipper.add(line)
+
+        try:
+            for chunk in self._runtime.follow_logs(tracked.container_id):
+                emit(splitter.feed(chunk))
+        except DockyardError as exc:
+            log.debug("Output stream of flow run %s ended: %s", tracked.run_id, exc)
+        finally:
+            emit(splitter.flush())
+            if shipper is not None:
+                shipper.flush()
+
+    def _finish_output(self, run_id: str) -> None:
+        with self._lock:
+            stream = self._streams.pop(run_id, None)
+        if stream is None:
+            return
+        thread, shipper = stream
+        thread.join(timeout=5.0)  # the container has ended, so its stream ends promptly
+        if shipper is not None:
+            for _ in range(3):
+                if shipper.flush():
+                    break
+
+    def _flush_shippers(self) -> None:
+        with self._lock:
+            shippers = [shipper for _, shipper in self._streams.values() if shipper is not None]
+        for shipper in shippers:
+            shipper.flush()
+
+    def _write_logs(self, logs: list[RunLog]) -> None:
+        try:
+            self._write_logs_or_raise(logs)
+        except DockyardError as exc:
+            log.warning("Could not write run logs: %s", exc)
+
+    def _write_logs_or_raise(self, logs: Sequence[RunLog]) -> None:
+        self._backend.write_run_logs(list(logs))
+
+    @property
+    def active_streams(self) -> int:
+        with self._lock:
+            return sum(1 for thread, _ in self._streams.values() if thread.is_alive())
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        return float(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None

@@ -1,0 +1,342 @@
+"""In-memory fakes of the agent's ports. They record end state for tests to assert on."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dockyard.domain.agent.config import RegistryCredentials
+from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus
+from dockyard.domain.errors import (
+    BackendUnavailable,
+    ContainerNameConflict,
+    ImageNotFound,
+    RuntimeUnavailable,
+    SubmissionConflict,
+)
+from dockyard.domain.states import SCHEDULED_STATES, state_document
+from dockyard.ports.container_runtime import ContainerState, DaemonInfo, ImageInfo
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._mono = 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._mono += seconds
+
+
+@dataclass
+class StoredRun:
+    run: FlowRun
+    history: list[dict[str, Any]] = field(default_factory=list)
+    agent_id: str | None = None
+
+
+class FakeBackend:
+    """A backend holding runs in memory, with the Submitted lock of the real one."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, StoredRun] = {}
+        self.logs: list[RunLog] = []
+        self.task_run_states: dict[str, list[dict[str, Any]]] = {}
+        self.registered: list[dict[str, Any]] = []
+        self.available = True
+        self.agent_id = "agent-" + uuid.uuid4().hex[:8]
+        self._lock = threading.Lock()
+
+    # -- test helpers ---------------------------------------------------------------------
+
+    def add_run(
+        self,
+        *,
+        name: str = "brave-otter",
+        labels: Sequence[str] = (),
+        run_config: Mapping[str, Any] | None = None,
+        core_version: str = "1.4.1",
+        start: datetime | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        run_id = run_id or str(uuid.uuid4())
+        scheduled = state_document(
+            "Scheduled", "Flow run scheduled.", start_time=start or datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        run = FlowRun(
+            id=run_id,
+            name=name,
+            version=1,
+            state="Scheduled",
+            serialized_state=scheduled,
+            flow=FlowInfo(id="flow-" + run_id[:8], name="my-flow", core_version=core_version),
+            run_config=run_config,
+            labels=tuple(sorted(labels)),
+        )
+        with self._lock:
+            self.runs[run_id] = StoredRun(run, [scheduled])
+        return run_id
+
+    def state_of(self, run_id: str) -> str:
+        return self.runs[run_id].run.state
+
+    def states_of(self, run_id: str) -> list[str]:
+        return [doc["type"] for doc in self.runs[run_id].history]
+
+    def message_of(self, run_id: str) -> str:
+        return str(self.runs[run_id].history[-1].get("message"))
+
+    def set_state_directly(self, run_id: str, state: str, message: str = "") -> None:
+        self._write(run_id, state_document(state, message))
+
+    def logs_of(self, run_id: str) -> list[str]:
+        return [entry.message for entry in self.logs if entry.flow_run_id == run_id]
+
+    def _check(self) -> None:
+        if not self.available:
+            raise BackendUnavailable("fake backend is down")
+
+    def _write(self, run_id: str, doc: Mapping[str, Any]) -> None:
+        with self._lock:
+            stored = self.runs[run_id]
+            stored.history.append(dict(doc))
+            stored.run = replace(
+                stored.run, state=str(doc["type"]), version=stored.run.version + 1, serialized_state=dict(doc)
+            )
+
+    # -- the Backend port -----------------------------------------------------------------
+
+    def register_agent(
+        self, *, name: str, labels: Sequence[str], agent_type: str, agent_config_id: str | None
+    ) -> str:
+        self._check()
+        self.registered.append({"name": name, "labels": list(labels), "type": agent_type})
+        return self.agent_id
+
+    def hello(self) -> None:
+        self._check()
+
+    def tenant_id(self) -> str:
+        return "tenant-1"
+
+    def runs_in_queue(self, *, labels: Sequence[str], before: datetime) -> list[str]:
+        self._check()
+        agent = set(labels)
+        out = []
+        for stored in self.runs.values():
+            run = stored.run
+            start = datetime.fromisoformat(run.serialized_state.get("start_time") or before.isoformat())
+            if run.state not in SCHEDULED_STATES or start > before:
+                continue
+            if set(run.labels) - agent or (not run.labels and agent):
+                continue
+            out.append(run.id)
+        return out[:25]
+
+    def flow_runs(self, ids: Sequence[str], *, retry_buffer: datetime) -> list[FlowRun]:
+        self._check()
+        return [self.runs[i].run for i in ids if i in self.runs and self.runs[i].run.state == "Scheduled"]
+
+    def set_flow_run_state(self, run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
+        self._check()
+        with self._lock:
+            current = self.runs[run_id].run.state
+            if state["type"] == "Submitted" and current not in SCHEDULED_STATES | {"Pending"}:
+                raise SubmissionConflict("State update failed: this run has already been submitted.")
+            if state["type"] == "Submitted":
+                self.runs[run_id].agent_id = self.agent_id
+        self._write(run_id, state)
+
+    def set_task_run_state(self, task_run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
+        self._check()
+        self.task_run_states.setdefault(task_run_id, []).append(dict(state))
+
+    def write_run_logs(self, logs: Sequence[RunLog]) -> None:
+        self._check()
+        with self._lock:
+            self.logs.extend(logs)
+
+    def run_statuses(self, ids: Sequence[str]) -> dict[str, RunStatus]:
+        self._check()
+        return {
+            i: RunStatus(i, self.runs[i].run.state, self.runs[i].run.version) for i in ids if i in self.runs
+        }
+
+    def runs_of_agent(self, agent_id: str, states: Sequence[str]) -> list[FlowRun]:
+        self._check()
+        return [s.run for s in self.runs.values() if s.agent_id == agent_id and s.run.state in states]
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    body: Mapping[str, Any]
+    status: str = "created"
+    exit_code: int | None = None
+    oom_killed: bool = False
+    output: bytes = b""
+    networks: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    stop_requests: list[float] = field(default_factory=list)
+
+
+class FakeRuntime:
+    """A Docker daemon in memory. Tests move containers along with ``finish``."""
+
+    def __init__(self, images: Sequence[str] = ()) -> None:
+        self.containers: dict[str, FakeContainer] = {}
+        self.images = set(images)
+        self.pulled: list[str] = []
+        self.volumes: set[str] = set()
+        self.removed: list[str] = []
+        self.available = True
+        self.fail_start = False
+        self.daemon = DaemonInfo(id="daemon-1", version="20.10.24", api_version="1.41", os_type="linux")
+        self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)
+
+    def _check(self) -> None:
+        if not self.available:
+            raise RuntimeUnavailable("fake daemon is down")
+
+    # -- test helpers -----------------------------------------------------------------------
+
+    def finish(self, container_id: str, exit_code: int, *, output: bytes = b"", oom: bool = False) -> None:
+        with self._lock:
+            c = self.containers[container_id]
+            c.status, c.exit_code, c.oom_killed = "exited", exit_code, oom
+            c.output += output
+            self._ended.notify_all()
+
+    def by_run(self, run_id: str) -> FakeContainer | None:
+        for c in self.containers.values():
+            if c.body.get("Labels", {}).get("io.prefect.flow-run-id") == run_id:
+                return c
+        return None
+
+    def running(self) -> list[FakeContainer]:
+        return [c for c in self.containers.values() if c.status == "running"]
+
+    # -- the ContainerRuntime port ------------------------------------------------------------
+
+    def ping(self) -> DaemonInfo:
+        self._check()
+        return self.daemon
+
+    def inspect_image(self, reference: str) -> ImageInfo | None:
+        self._check()
+        return ImageInfo(id="sha256:" + reference) if reference in self.images else None
+
+    def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
+        self._check()
+        self.pulled.append(reference)
+        self.images.add(reference)
+        return ImageInfo(id="sha256:" + reference)
+
+    def ensure_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        self._check()
+        created = name not in self.volumes
+        self.volumes.add(name)
+        return created
+
+    def create_container(self, name: str, body: Mapping[str, Any]) -> str:
+        self._check()
+        with self._lock:
+            if any(c.name == name for c in self.containers.values()):
+                raise ContainerNameConflict(f"Conflict. The container name {name!r} is already in use")
+            if body["Image"] not in self.images:
+                raise ImageNotFound(f"No such image: {body['Image']}")
+            cid = uuid.uuid4().hex + uuid.uuid4().hex
+            self.containers[cid] = FakeContainer(cid, name, body)
+            return cid
+
+    def connect_network(self, container_id: str, network: str) -> None:
+        self._check()
+        self.containers[container_id].networks.append(network)
+
+    def start_container(self, container_id: str) -> None:
+        self._check()
+        if self.fail_start:
+            from dockyard.domain.errors import RuntimeRequestFailed
+
+            raise RuntimeRequestFailed("fake start failure")
+        c = self.containers[container_id]
+        c.status, c.started_at = "running", datetime.now(UTC)
+
+    def inspect_container(self, container_id: str) -> ContainerState | None:
+        self._check()
+        c = self.containers.get(container_id)
+        return None if c is None else self._state(c)
+
+    def _state(self, c: FakeContainer) -> ContainerState:
+        return ContainerState(
+            id=c.id,
+            name=c.name,
+            status=c.status,
+            labels=dict(c.body.get("Labels", {})),
+            exit_code=c.exit_code,
+            oom_killed=c.oom_killed,
+            started_at=c.started_at,
+        )
+
+    def list_containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
+        self._check()
+        with self._lock:
+            found = []
+            for c in self.containers.values():
+                have = c.body.get("Labels", {})
+                if all(k in have and (v is None or have[k] == v) for k, v in labels.items()):
+                    found.append(self._state(c))
+            return found
+
+    def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        self._check()
+        with self._lock:
+            c = self.containers.get(container_id)
+            if c is None or c.status != "running":
+                return
+            c.stop_requests.append(grace_seconds)
+            c.status, c.exit_code = "exited", 143
+            self._ended.notify_all()
+
+    def remove_container(self, container_id: str) -> None:
+        self._check()
+        with self._lock:
+            if self.containers.pop(container_id, None) is not None:
+                self.removed.append(container_id)
+
+    def container_logs(self, container_id: str, tail: int | None = None) -> bytes:
+        self._check()
+        lines = self.containers[container_id].output.splitlines(keepends=True)
+        return b"".join(lines[-tail:] if tail else lines)
+
+    def follow_logs(self, container_id: str) -> Iterator[bytes]:
+        self._check()
+        with self._lock:
+            while container_id in self.containers and self.containers[container_id].status == "running":
+                self._ended.wait(0.05)
+            c = self.containers.get(container_id)
+            data = c.output if c else b""
+        if data:
+            yield data
+
+
+class FakeOutput:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def line(self, run_name: str, text: str) -> None:
+        with self._lock:
+            self.lines.append((run_name, text))

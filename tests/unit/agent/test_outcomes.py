@@ -1,0 +1,100 @@
+"""Supervision decisions, as a table of what Docker, the backend and the agent know."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.domain.agent.model import RunStatus
+from dockyard.domain.agent.outcomes import Observation, Outcome, Verb, decide, outcome_message
+from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun
+from dockyard.ports.container_runtime import ContainerState
+
+
+def container(status: str = "running", exit_code: int | None = None, oom: bool = False) -> ContainerState:
+    return ContainerState(id="c" * 64, name="x", status=status, exit_code=exit_code, oom_killed=oom)
+
+
+def run(phase: Phase = Phase.RUNNING, **kw: object) -> TrackedRun:
+    return TrackedRun(run_id="r1", phase=phase, container_id="c" * 64, started_at=100.0, **kw)  # type: ignore[arg-type]
+
+
+def status(state: str) -> RunStatus:
+    return RunStatus(id="r1", state=state, version=3)
+
+
+@pytest.mark.parametrize(
+    ("obs", "verb", "outcome"),
+    [
+        # exits while the backend still shows the run unfinished: the agent records it
+        (Observation(container("exited", 0), run(), status("Running")), Verb.SETTLE, Outcome.SUCCESS),
+        (Observation(container("exited", 3), run(), status("Submitted")), Verb.SETTLE, Outcome.FAILED),
+        (
+            Observation(container("exited", 137, oom=True), run(), status("Running")),
+            Verb.SETTLE,
+            Outcome.FAILED,
+        ),
+        (
+            Observation(container("exited", 0, oom=True), run(), status("Running")),
+            Verb.SETTLE,
+            Outcome.FAILED,
+        ),
+        # the flow runner already finished it: leave its state alone
+        (Observation(container("exited", 1), run(), status("Success")), Verb.SETTLE, Outcome.ALREADY_FINAL),
+        (Observation(container("exited", 0), None, status("Failed")), Verb.SETTLE, Outcome.ALREADY_FINAL),
+        # stopped on purpose
+        (
+            Observation(
+                container("exited", 143),
+                run(Phase.STOPPING, stop_reason=StopReason.CANCELLED),
+                status("Cancelling"),
+            ),
+            Verb.SETTLE,
+            Outcome.CANCELLED,
+        ),
+        (
+            Observation(
+                container("exited", 137),
+                run(Phase.STOPPING, stop_reason=StopReason.TIMED_OUT),
+                status("Running"),
+            ),
+            Verb.SETTLE,
+            Outcome.TIMED_OUT,
+        ),
+        # after a restart the agent has no memory, the backend still says Cancelling
+        (Observation(container("exited", 143), None, status("Cancelling")), Verb.SETTLE, Outcome.CANCELLED),
+        # running containers
+        (Observation(container("running"), run(), status("Running")), Verb.LEAVE, None),
+        (Observation(container("running"), None, status("Running")), Verb.ADOPT, None),
+        (Observation(container("running"), run(), status("Cancelling")), Verb.STOP, None),
+        (Observation(container("running"), run(), status("Cancelled")), Verb.STOP, None),
+        (Observation(container("running"), run(Phase.STOPPING), status("Cancelling")), Verb.LEAVE, None),
+        # created, never started
+        (Observation(container("created"), None, status("Submitted")), Verb.START, None),
+        (Observation(container("created"), None, status("Scheduled")), Verb.DISCARD, None),
+        (Observation(container("created"), run(Phase.DEPLOYING), status("Submitted")), Verb.LEAVE, None),
+        # the backend cannot be asked, or no longer knows the run
+        (Observation(container("exited", 3), run(), None, statuses_known=False), Verb.LEAVE, None),
+        (Observation(container("exited", 3), run(), None), Verb.DISCARD, None),
+    ],
+)
+def test_decisions(obs: Observation, verb: Verb, outcome: Outcome | None) -> None:
+    decision = decide(obs, now=150.0)
+    assert decision.verb is verb
+    assert decision.outcome is outcome
+
+
+def test_a_run_past_its_time_limit_is_stopped_as_timed_out() -> None:
+    tracked = run(timeout=30.0)
+    assert decide(Observation(container(), tracked, status("Running")), now=129.0).verb is Verb.LEAVE
+    late = decide(Observation(container(), tracked, status("Running")), now=131.0)
+    assert late.verb is Verb.STOP
+    assert late.reason is StopReason.TIMED_OUT
+
+
+def test_failure_message_names_exit_code_oom_and_output() -> None:
+    message = outcome_message(Outcome.FAILED, container("exited", 137, oom=True), tail="boom\nlast line")
+    assert "exited with code 137" in message
+    assert "OOM-killed" in message
+    assert message.endswith("last line")
+    assert "exited with code 3." in outcome_message(Outcome.FAILED, container("exited", 3))
+    assert "time limit of 5s" in outcome_message(Outcome.TIMED_OUT, container("exited", 137), timeout=5)

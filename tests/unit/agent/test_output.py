@@ -1,0 +1,76 @@
+"""Container output to lines, and lines to batched, capped run logs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dockyard.domain.agent.model import RunLog
+from dockyard.domain.agent.output import LineSplitter, RunLogShipper
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",))), max_size=8
+    ),
+    st.data(),
+)
+def test_any_chunking_of_utf8_output_gives_the_same_lines(lines: list[str], data: st.DataObject) -> None:
+    raw = "".join(line + "\n" for line in lines).encode("utf-8")
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=10)))
+    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    splitter = LineSplitter()
+    got = [line for chunk in chunks for line in splitter.feed(chunk)] + splitter.flush()
+    assert got == lines
+
+
+def test_a_character_split_across_chunks_stays_whole() -> None:
+    splitter = LineSplitter()
+    snowman = "☃".encode()
+    assert splitter.feed(b"a" + snowman[:1]) == []
+    assert splitter.feed(snowman[1:] + b"b\nrest") == ["a☃b"]
+    assert splitter.flush() == ["rest"]
+
+
+def test_an_endless_line_is_cut_rather_than_buffered_forever() -> None:
+    splitter = LineSplitter(max_line=10)
+    assert splitter.feed(b"x" * 25) == ["x" * 10, "x" * 10]
+    assert splitter.flush() == ["x" * 5]
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.batches: list[list[RunLog]] = []
+        self.down = False
+
+    def __call__(self, logs: Sequence[RunLog]) -> None:
+        if self.down:
+            raise RuntimeError("backend down")
+        self.batches.append(list(logs))
+
+
+def test_shipper_batches_caps_and_notes_truncation() -> None:
+    sink = Sink()
+    shipper = RunLogShipper("r1", sink, max_bytes=30, batch_lines=2)
+    for i in range(10):
+        shipper.add(f"line number {i}")  # 14 bytes + newline each
+    shipper.flush()
+    messages = [entry.message for batch in sink.batches for entry in batch]
+    assert messages[:2] == ["line number 0", "line number 1"]
+    assert len(messages) == 3 and "truncated" in messages[2]
+    assert shipper.truncated
+    assert all(len(batch) <= 2 for batch in sink.batches)
+
+
+def test_shipper_keeps_logs_when_the_backend_is_down() -> None:
+    sink = Sink()
+    shipper = RunLogShipper("r1", sink, batch_lines=100)
+    shipper.add("one")
+    sink.down = True
+    assert shipper.flush() is False
+    shipper.add("two")
+    sink.down = False
+    assert shipper.flush() is True
+    assert [e.message for e in sink.batches[0]] == ["one", "two"]
