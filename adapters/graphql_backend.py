@@ -13,7 +13,7 @@ from typing import Any
 
 from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, TaskRunInfo
-from dockyard.domain.errors import BackendError
+from dockyard.domain.errors import BackendError, BackendUnavailable
 from dockyard.domain.states import iso
 
 REGISTER_AGENT = """
@@ -74,10 +74,17 @@ mutation($input: write_run_logs_input!) {
 }"""
 
 
+QUEUE_VERSION = """
+query($after: Int, $timeout: Float) {
+    dockyard_queue_version(after: $after, timeout: $timeout)
+}"""
+
+
 class GraphQLBackend:
     def __init__(self, transport: GraphQLTransport, *, tenant_id: str | None = None) -> None:
         self._transport = transport
         self._tenant_id = tenant_id
+        self._notifies: bool | None = None  # unknown until first asked
 
     def register_agent(
         self, *, name: str, labels: Sequence[str], agent_type: str, agent_config_id: str | None
@@ -158,6 +165,24 @@ class GraphQLBackend:
         where = {"agent_id": {"_eq": agent_id}, "state": {"_in": list(states)}}
         data = self._transport.execute(RUNS_OF_AGENT, {"where": where})
         return [_flow_run(item) for item in data.get("flow_run") or []]
+
+    def wait_for_queue_change(self, after: int | None, timeout: float) -> int | None:
+        # dockyard's server can tell agents when its queue changes; a Prefect Server has no
+        # such field and says so once, after which the agent simply polls.
+        if self._notifies is False:
+            return None
+        try:
+            data = self._transport.execute(
+                QUEUE_VERSION, {"after": after, "timeout": timeout}, timeout=timeout + 15
+            )
+        except BackendError as exc:
+            if "dockyard_queue_version" in str(exc) and not isinstance(exc, BackendUnavailable):
+                self._notifies = False
+                return None
+            raise
+        self._notifies = True
+        version = data.get("dockyard_queue_version")
+        return int(version) if version is not None else None
 
 
 def _flow_run(item: Mapping[str, Any]) -> FlowRun:

@@ -55,21 +55,25 @@ class GraphQLTransport:
         with self._lock:
             self._headers[name] = value
 
-    def execute(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def execute(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
         """Run one document; return its ``data``. Raises ``BackendUnavailable`` when the
         API cannot be reached after the retries, ``BackendError`` (or a subclass) when it
-        answers with errors."""
+        answers with errors. ``timeout`` overrides the per-request timeout (long polls)."""
         with self._lock:
             headers = dict(self._headers)
         body = {"query": query, "variables": dict(variables) if variables is not None else None}
-        response = self._post_with_retries(body, headers)
+        response = self._post_with_retries(body, headers, timeout or self._timeout)
         return _data_or_raise(response)
 
-    def _post_with_retries(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> requests.Response:
+    def _post_with_retries(
+        self, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float
+    ) -> requests.Response:
         delay = self._backoff
         for attempt in range(1, self._attempts + 1):
             try:
-                response = self._session.post(self.url, json=body, headers=headers, timeout=self._timeout)
+                response = self._session.post(self.url, json=body, headers=headers, timeout=timeout)
             except requests.exceptions.RequestException as exc:
                 problem = f"cannot reach the API at {self.url}: {_short(exc)}"
             else:

@@ -52,3 +52,8 @@ class Backend(Protocol):
 
     def runs_of_agent(self, agent_id: str, states: Sequence[str]) -> list[FlowRun]:
         """Runs this agent submitted that are in one of ``states`` (restart recovery)."""
+
+    def wait_for_queue_change(self, after: int | None, timeout: float) -> int | None:
+        """Block until the backend's queue changes (a run was created or put back in the
+        queue) after version ``after``, or ``timeout`` passes; return the current version.
+        None: the backend cannot notify (the agent then just polls on its schedule)."""

@@ -30,6 +30,7 @@ log = logging.getLogger("dockyard.agent")
 
 AGENT_TYPE = "DockerAgent"
 SHUTDOWN_SECONDS = 8.0  # in-flight deployments get this long once asked to stop
+LISTEN_SECONDS = 20.0  # one long poll for queue changes
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class Agent:
         try:
             self._recover(identity, submit)
             supervisor_thread.start()
+            threading.Thread(target=self._listen_for_work, name="queue-listener", daemon=True).start()
             self._poll_loop(
                 Poller(
                     backend=self._backend,
@@ -205,6 +207,28 @@ class Agent:
                 self.supervisor.tick()
             except Exception:  # a supervision bug must not end supervision
                 log.exception("Supervision pass failed")
+
+    def _listen_for_work(self) -> None:
+        """Wake the poll loop the moment the backend's queue changes, so an idle agent starts
+        new runs at once instead of when its backoff runs out. Ends quietly where the
+        backend cannot notify."""
+        version: int | None = None
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                current = self._backend.wait_for_queue_change(version, LISTEN_SECONDS)
+            except DockyardError as exc:
+                log.debug("Queue notifications unavailable for now: %s", exc)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if current is None:
+                log.debug("The backend does not notify queue changes; polling on schedule")
+                return
+            delay = 1.0
+            if version is not None and current != version:
+                self._wake.set()
+            version = current
 
     def _poll_loop(self, poller: Poller) -> None:
         index, polls = 0, 0

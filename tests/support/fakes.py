@@ -55,7 +55,11 @@ class FakeBackend:
         self.registered: list[dict[str, Any]] = []
         self.available = True
         self.agent_id = "agent-" + uuid.uuid4().hex[:8]
+        self.notifies = True
+        self.polls = 0
+        self.queue_version = 0
         self._lock = threading.Lock()
+        self._queue_changed = threading.Condition(self._lock)
 
     # -- test helpers ---------------------------------------------------------------------
 
@@ -85,7 +89,12 @@ class FakeBackend:
         )
         with self._lock:
             self.runs[run_id] = StoredRun(run, [scheduled])
+            self._bump()
         return run_id
+
+    def _bump(self) -> None:  # caller holds the lock
+        self.queue_version += 1
+        self._queue_changed.notify_all()
 
     def state_of(self, run_id: str) -> str:
         return self.runs[run_id].run.state
@@ -113,6 +122,8 @@ class FakeBackend:
             stored.run = replace(
                 stored.run, state=str(doc["type"]), version=stored.run.version + 1, serialized_state=dict(doc)
             )
+            if doc["type"] in SCHEDULED_STATES:
+                self._bump()
 
     # -- the Backend port -----------------------------------------------------------------
 
@@ -131,6 +142,7 @@ class FakeBackend:
 
     def runs_in_queue(self, *, labels: Sequence[str], before: datetime) -> list[str]:
         self._check()
+        self.polls += 1
         agent = set(labels)
         out = []
         for stored in self.runs.values():
@@ -175,6 +187,15 @@ class FakeBackend:
     def runs_of_agent(self, agent_id: str, states: Sequence[str]) -> list[FlowRun]:
         self._check()
         return [s.run for s in self.runs.values() if s.agent_id == agent_id and s.run.state in states]
+
+    def wait_for_queue_change(self, after: int | None, timeout: float) -> int | None:
+        self._check()
+        if not self.notifies:
+            return None
+        with self._lock:
+            if after is not None and after == self.queue_version:
+                self._queue_changed.wait(min(timeout, 0.5))
+            return self.queue_version
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from support.agent_harness import Harness, wait_for
 from support.fakes import FakeRuntime
 
@@ -131,3 +133,24 @@ def test_a_start_failure_removes_the_created_container_and_fails_the_run() -> No
     assert "fake start failure" in h.backend.message_of(run_id)
     assert runtime.containers == {}
     assert any("fake start failure" in line for line in h.backend.logs_of(run_id))
+
+
+def test_an_idle_agent_starts_a_new_run_when_the_backend_signals_it() -> None:
+    h = Harness()
+    with h.running() as agent:
+        wait_for(lambda: agent.identity is not None)
+        # Idle until the poll loop is inside its 4 s wait (0.25 + 0.5 + 1 + 2 s have passed),
+        # then create a run: only the backend's signal can start it before that wait ends.
+        time.sleep(3.8)
+        run_id = h.backend.add_run()
+        wait_for(
+            lambda: h.runtime.by_run(run_id) is not None, timeout=3.0, what="a start before the backoff ends"
+        )
+
+
+def test_without_notifications_the_agent_still_finds_runs_by_polling() -> None:
+    h = Harness()
+    h.backend.notifies = False
+    run_id = h.backend.add_run()
+    with h.running():
+        h.container_of(run_id)
