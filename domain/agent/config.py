@@ -2,7 +2,7 @@
 
 The entrypoints build it (CLI flags > environment > config file > defaults); the use cases
 and the planning functions only read it. Values here are already checked: a bad volume spec
-or registry entry never gets this far (it is refused at start-up).
+or registry entry never gets this far (``validate_agent_config`` refuses it at start-up).
 """
 
 from __future__ import annotations
@@ -30,26 +30,55 @@ class RegistryCredentials:
 
 
 @dataclass(frozen=True)
+class RunPolicy:
+    """What a run's ``host_config`` may ask for. Everything risky is off until the operator
+    turns it on; resource requests are capped by the maxima, which also apply to runs that
+    ask for nothing (a maximum that a run could escape by staying silent would be none)."""
+
+    allow_privileged: bool = False
+    allow_cap_add: tuple[str, ...] = ()  # capability names without CAP_, or "ALL"
+    allow_host_namespaces: bool = False  # host / container: pid, ipc, uts, network, userns
+    allow_devices: tuple[str, ...] = ()  # host device paths (or directories of them)
+    allow_security_opt: bool = False  # beyond no-new-privileges, which is always allowed
+    allow_sysctls: bool = False
+    allow_bind_roots: tuple[str, ...] = ()  # absolute host directories runs may bind
+    allow_named_volumes: bool = False  # runs may mount (and create) named volumes
+    allow_runtimes: tuple[str, ...] = ()
+    allow_networks: tuple[str, ...] = ()  # networks a run may name as network_mode
+    allow_gpus: bool = False  # device_requests
+    max_memory: int | None = None  # bytes
+    max_cpus: float | None = None
+    max_shm_size: int | None = None  # bytes
+    max_pids: int | None = None
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     # -- identity and backend ----------------------------------------------------------
     name: str = "agent"
     labels: tuple[str, ...] = ()
     api_url: str = DEFAULT_API
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     tenant_id: str | None = None
     agent_config_id: str | None = None
     # -- what flow containers get ---------------------------------------------------------
     env_vars: Mapping[str, str] = field(default_factory=dict)
     log_to_cloud: bool = True
     logging_level: str = "INFO"  # PREFECT__LOGGING__LEVEL handed to flow runs
-    volumes: tuple[str, ...] = ()  # validated ``--volume`` specs, host paths made absolute
+    # ``--volume`` specs as given; relative and ``~`` host paths resolve against
+    # ``working_dir`` / ``home_dir``, captured when the settings were resolved.
+    volumes: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     docker_interface: bool = True  # add host.docker.internal:host-gateway
+    working_dir: str | None = None
+    home_dir: str | None = None
     # -- images ---------------------------------------------------------------------------
     pull_policy: PullPolicy | None = None  # None: always for :latest/untagged, else if-not-present
     reg_allow_list: tuple[str, ...] = ()
     allow_images: tuple[str, ...] = ()
     registry_credentials: tuple[RegistryCredentials, ...] = ()
+    # -- what runs may ask for ------------------------------------------------------------
+    policy: RunPolicy = field(default_factory=RunPolicy)
     # -- the Docker daemon ----------------------------------------------------------------
     base_url: str | None = None  # None: DOCKER_HOST or the platform default
     docker_client_timeout: float = 60.0

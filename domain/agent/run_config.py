@@ -1,0 +1,163 @@
+"""A flow run's ``run_config``: what the flow author asked for, checked.
+
+The backend stores the run config as Prefect serialises it
+(``{"type": "DockerRun", "__version__": ..., "image": ..., "env": ..., ...}``). The Docker
+agent runs ``DockerRun`` configs; a ``UniversalRun`` keeps its ``env`` and ``labels`` and
+runs as a ``DockerRun``; no run config at all is an empty ``DockerRun``. dockyard adds two
+keys: ``command`` (a string runs under ``/bin/sh -c``, a list is the exact argv) and
+``timeout`` (seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.domain.errors import RunRefused
+
+_COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
+_DOCKER_KEYS = _COMMON_KEYS | {"image", "ports", "host_config", "command", "timeout"}
+
+
+@dataclass(frozen=True)
+class DockerRunConfig:
+    image: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    # Routing labels (which agents may take the run), not container labels.
+    labels: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()  # exposed container ports, "8080/tcp"
+    host_config: Mapping[str, Any] = field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+    timeout: float | None = None
+
+
+def parse_run_config(flow_run_id: str, raw: Mapping[str, Any] | None) -> DockerRunConfig:
+    """The run config a flow run will be deployed with, or ``RunRefused`` saying why not."""
+    if raw is None:
+        return DockerRunConfig()
+    if not isinstance(raw, Mapping):
+        raise RunRefused(f"Flow run {flow_run_id} has a `run_config` that is not an object")
+    kind = raw.get("type")
+    if kind == "UniversalRun":
+        _reject_unknown(flow_run_id, raw, _COMMON_KEYS, kind)
+        return DockerRunConfig(env=_env(raw.get("env")), labels=_labels(raw.get("labels")))
+    if kind != "DockerRun":
+        raise RunRefused(
+            f"Flow run {flow_run_id} has a `run_config` of type `{kind}`, only `DockerRun` is supported"
+        )
+    _reject_unknown(flow_run_id, raw, _DOCKER_KEYS, kind)
+    image = raw.get("image")
+    if image is not None and (not isinstance(image, str) or not image.strip()):
+        raise RunRefused("run_config `image` must be a non-empty string")
+    host_config = raw.get("host_config")
+    if host_config is not None and not isinstance(host_config, Mapping):
+        raise RunRefused("run_config `host_config` must be an object of create_host_config arguments")
+    return DockerRunConfig(
+        image=image.strip() if isinstance(image, str) else None,
+        env=_env(raw.get("env")),
+        labels=_labels(raw.get("labels")),
+        ports=exposed_ports(raw.get("ports")),
+        host_config=dict(host_config or {}),
+        command=_command(raw.get("command")),
+        timeout=_timeout(raw.get("timeout")),
+    )
+
+
+def _reject_unknown(flow_run_id: str, raw: Mapping[str, Any], known: frozenset[str], kind: str) -> None:
+    unknown = sorted(str(key) for key in raw if key not in known)
+    if unknown:
+        raise RunRefused(
+            f"Flow run {flow_run_id} has a `{kind}` run_config with unsupported keys: "
+            + ", ".join(f"`{key}`" for key in unknown)
+        )
+
+
+def env_value(key: str, value: object) -> str:
+    """An env value as Docker gets it. Numbers and booleans read as Python prints them,
+    which is what Prefect's Docker client sent for them."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise RunRefused(f"env value of `{key}` contains a NUL character")
+        return value
+    if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)
+    raise RunRefused(f"env value of `{key}` must be a string, not {type(value).__name__}")
+
+
+def env_key(key: object) -> str:
+    if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
+        raise RunRefused(f"env key {key!r} is not a valid environment variable name")
+    return key
+
+
+def _env(raw: object) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise RunRefused("run_config `env` must be an object of NAME: value")
+    return {env_key(key): env_value(key, value) for key, value in raw.items()}
+
+
+def _labels(raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple) or not all(isinstance(label, str) for label in raw):
+        raise RunRefused("run_config `labels` must be a list of strings")
+    return tuple(raw)
+
+
+def _command(raw: object) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if not raw.strip():
+            raise RunRefused("run_config `command` must not be empty")
+        return ("/bin/sh", "-c", raw)
+    if isinstance(raw, list | tuple) and raw and all(isinstance(arg, str) for arg in raw):
+        return tuple(raw)
+    raise RunRefused("run_config `command` must be a string or a non-empty list of strings")
+
+
+def _timeout(raw: object) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw) or raw <= 0:
+        raise RunRefused("run_config `timeout` must be a positive number of seconds")
+    return float(raw)
+
+
+def exposed_ports(raw: object) -> tuple[str, ...]:
+    """``DockerRun.ports`` as Engine API port keys: ``8080``, ``"8080/udp"`` or
+    ``[8080, "udp"]`` (a tuple after JSON) become ``8080/tcp``, ``8080/udp``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        raise RunRefused("run_config `ports` must be a list of container ports")
+    return tuple(dict.fromkeys(port_key(item) for item in raw))
+
+
+def port_key(item: object) -> str:
+    """One container port as ``<port>/<protocol>``."""
+    if isinstance(item, list | tuple) and len(item) == 2:
+        port, protocol = item
+    elif isinstance(item, str) and "/" in item:
+        port, protocol = item.split("/", 1)
+    else:
+        port, protocol = item, "tcp"
+    number = port_number(port)
+    if number is None or number == 0 or protocol not in ("tcp", "udp", "sctp"):
+        raise RunRefused(f"{item!r} is not a container port (PORT or PORT/tcp|udp|sctp)")
+    return f"{number}/{protocol}"
+
+
+def port_number(raw: object) -> int | None:
+    """A port 0..65535 from an int or a string of digits; None if it is not one."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        raw = int(raw)
+    if isinstance(raw, int) and 0 <= raw <= 65535:
+        return raw
+    return None
