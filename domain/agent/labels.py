@@ -18,3 +18,37 @@ DAEMON_ID = "org.dockyard.daemon-id"  # the daemon the container was created on
 FLOW_RUN_NAME = "org.dockyard.flow-run-name"
 TIMEOUT = "org.dockyard.timeout"  # seconds, when a run time limit applies
 SHIP_LOGS = "org.dockyard.ship-logs"  # "true": the agent ships the output as run logs
+
+
+def container_labels(
+    *,
+    flow_name: str,
+    flow_id: str,
+    flow_run_id: str,
+    flow_run_name: str,
+    agent_name: str,
+    agent_id: str,
+    daemon_id: str,
+    timeout: float | None,
+    ship_logs: bool,
+) -> dict[str, str]:
+    """Every label a flow-run container gets (``TIMEOUT`` only when a timeout applies)."""
+    labels = {
+        FLOW_NAME: flow_name,
+        FLOW_ID: flow_id,
+        FLOW_RUN_ID: flow_run_id,
+        MANAGED: "true",
+        AGENT: agent_name,
+        AGENT_ID: agent_id,
+        DAEMON_ID: daemon_id,
+        FLOW_RUN_NAME: flow_run_name,
+        SHIP_LOGS: str(ship_logs).lower(),
+    }
+    if timeout is not None:
+        labels[TIMEOUT] = format_seconds(timeout)
+    return labels
+
+
+def format_seconds(seconds: float) -> str:
+    """``30`` for whole seconds, ``2.5`` otherwise; ``float(text)`` reads either back."""
+    return str(int(seconds)) if float(seconds).is_integer() else repr(float(seconds))
