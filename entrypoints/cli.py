@@ -6,6 +6,8 @@ from importlib.metadata import version
 
 import click
 
+from dockyard.entrypoints.cli_server import server
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(version("dockyard"), "--version", "-V", prog_name="dockyard")
@@ -16,6 +18,9 @@ def cli() -> None:
     its own embedded backend (`dockyard server start`). Every run is followed to its final
     state; no container is left behind.
     """
+
+
+cli.add_command(server)
 
 
 def main() -> None:

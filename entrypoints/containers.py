@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from dockyard.entrypoints.server_container import ServerContainer
+
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
+    server = providers.Container(ServerContainer, config=config.server)

@@ -1,0 +1,138 @@
+"""GraphQLApi: the schema (from schema.graphql) wired to the domain, and execution.
+
+Clients send the same few documents over and over, so parsed and validated documents are
+kept in an LRU cache keyed by their text. A query document runs inside one read snapshot;
+each mutation runs in its own write unit of work. Errors leave here in GraphQL's shape,
+with ``extensions.code``; a fault of the server itself is logged and reported without its
+internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    build_schema,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+
+from dockyard.adapters.graphql_api import mutations, reads, scalars
+from dockyard.adapters.graphql_api.context import RequestContext
+from dockyard.domain.server.context import Caller
+from dockyard.domain.server.errors import ApiError, StoreUnavailable
+from dockyard.domain.server.service import ServerService
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 100_000  # a parser bound: no document a client sends comes near it
+
+
+def load_schema() -> GraphQLSchema:
+    """The executable schema: SDL plus scalar behaviour and resolvers."""
+    sdl = files("dockyard.adapters.graphql_api").joinpath("schema.graphql").read_text(encoding="utf-8")
+    schema = build_schema(sdl)
+    scalars.install(schema)
+    reads.install(schema)
+    mutations.install(schema)
+    return schema
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    document: DocumentNode | None
+    errors: tuple[dict[str, Any], ...]
+
+
+def error(message: str, code: str) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code}}
+
+
+class GraphQLApi:
+    def __init__(self, service: ServerService, *, cache_size: int = 512) -> None:
+        self.service = service
+        self.schema = load_schema()
+        self._prepare = lru_cache(maxsize=cache_size)(self._prepare_uncached)
+
+    def _prepare_uncached(self, query: str) -> _Prepared:
+        try:
+            document = parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError as exc:
+            return _Prepared(None, (_format(exc, "GRAPHQL_PARSE_FAILED"),))
+        problems = validate(self.schema, document)
+        if problems:
+            return _Prepared(None, tuple(_format(p, "GRAPHQL_VALIDATION_FAILED") for p in problems))
+        return _Prepared(document, ())
+
+    def execute(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, caller: Caller
+    ) -> dict[str, Any]:
+        """Run one document; return the response body (``data`` and/or ``errors``)."""
+        prepared = self._prepare(query)
+        if prepared.document is None:
+            return {"errors": list(prepared.errors)}
+        context = RequestContext(self.service, caller)
+        operation = get_operation_ast(prepared.document, operation_name)
+        try:
+            if operation is not None and operation.operation is OperationType.QUERY:
+                with self.service.reading() as session:
+                    context.session = session
+                    result = execute(
+                        self.schema,
+                        prepared.document,
+                        context_value=context,
+                        variable_values=variables,
+                        operation_name=operation_name,
+                    )
+            else:
+                result = execute(
+                    self.schema,
+                    prepared.document,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                )
+        except StoreUnavailable as exc:
+            log.warning("store unavailable: %s", exc)
+            return {
+                "errors": [error(f"API_ERROR: the server's database is unavailable ({exc})", "API_ERROR")]
+            }
+        assert not hasattr(result, "__await__"), "resolvers are synchronous"
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [_format(e, "BAD_USER_INPUT") for e in result.errors]
+        if result.data is not None or not result.errors:
+            body["data"] = result.data
+        return body
+
+    def cache_info(self) -> Any:
+        return self._prepare.cache_info()
+
+
+def _format(exc: GraphQLError, default_code: str) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(exc.formatted)
+    original = exc.original_error
+    if isinstance(original, ApiError):
+        code = original.code
+    elif isinstance(original, StoreUnavailable):
+        log.warning("store unavailable: %s", original)
+        formatted["message"] = f"API_ERROR: the server's database is unavailable ({original})"
+        code = "API_ERROR"
+    elif original is not None and exc.path is not None and not isinstance(original, GraphQLError):
+        log.error("internal error resolving %s", ".".join(map(str, exc.path)), exc_info=original)
+        formatted["message"] = "Internal server error; the server log has the details."
+        code = "INTERNAL_SERVER_ERROR"
+    else:
+        code = default_code
+    formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+    return formatted

@@ -1,0 +1,63 @@
+"""The API's scalars, normalising values where they enter.
+
+UUIDs become lowercase hyphenated text and instants canonical UTC text before any resolver
+sees them, so filters compare like with like; a malformed value is a GraphQL error naming
+it. JSON scalars take any JSON value, also as an inline literal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from graphql import GraphQLScalarType, GraphQLSchema, StringValueNode, ValueNode, value_from_ast_untyped
+
+from dockyard.domain.server.errors import InvalidInput
+from dockyard.domain.server.timestamps import normalise
+
+
+def parse_uuid(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"Invalid UUID: {value!r} (expected a string)")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError(f"Invalid UUID: {value!r}") from None
+
+
+def _parse_instant(value: Any) -> str:
+    try:
+        return normalise(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _string_literal(parse: Any) -> Any:
+    def parse_literal(node: ValueNode, _variables: Any = None) -> Any:
+        if not isinstance(node, StringValueNode):
+            raise ValueError("expected a string literal")
+        return parse(node.value)
+
+    return parse_literal
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def install(schema: GraphQLSchema) -> None:
+    """Give the SDL's scalars their behaviour."""
+    behaviours: dict[str, tuple[Any, Any, Any]] = {
+        "UUID": (str, parse_uuid, _string_literal(parse_uuid)),
+        "uuid": (str, parse_uuid, _string_literal(parse_uuid)),
+        "DateTime": (str, _parse_instant, _string_literal(_parse_instant)),
+        "timestamptz": (str, _parse_instant, _string_literal(_parse_instant)),
+        "JSON": (_identity, _identity, value_from_ast_untyped),
+        "jsonb": (_identity, _identity, value_from_ast_untyped),
+    }
+    for name, (serialize, parse_value, parse_literal) in behaviours.items():
+        scalar = schema.type_map[name]
+        assert isinstance(scalar, GraphQLScalarType)
+        scalar.serialize = serialize  # type: ignore[method-assign]
+        scalar.parse_value = parse_value  # type: ignore[method-assign]
+        scalar.parse_literal = parse_literal  # type: ignore[method-assign]

@@ -1,0 +1,179 @@
+"""Registering flows: ``create_flow`` (and its compressed twin), tasks, edges, schedules.
+
+A flow belongs to a version group (flows of one name in one project, unless the client
+names the group) and to that group's flow group, which carries settings runs inherit.
+A new version archives the others; an idempotency key equal to the one the group last
+saw returns the current flow instead of creating a version (``prefect register`` prints
+"Skipped").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dockyard.domain.server.context import Dependencies
+from dockyard.domain.server.errors import InvalidInput
+from dockyard.domain.server.filters import Order, Row, Select, all_of, eq
+from dockyard.domain.server.flow_parts import insert_edges, insert_tasks
+from dockyard.domain.server.lookup import first, require
+
+if TYPE_CHECKING:
+    from dockyard.ports.run_store import StoreSession
+
+FLOW_GROUP_SETTINGS = {"heartbeat_enabled": True, "lazarus_enabled": True, "version_locking_enabled": False}
+_OLDEST_CORE = (0, 6, 1)
+
+
+def _check_core_version(version: Any) -> str | None:
+    if version is None:
+        return None
+    numbers = tuple(int(n) for n in re.findall(r"\d+", str(version))[:3])
+    if numbers and numbers < _OLDEST_CORE:
+        raise InvalidInput(f"Prefect core version {version} is too old; 0.6.1 or later is required.")
+    return str(version)
+
+
+class Flows:
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+
+    def create_flow(
+        self,
+        project_id: str,
+        serialized_flow: Any,
+        *,
+        version_group_id: str | None = None,
+        set_schedule_active: bool | None = True,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        if not isinstance(serialized_flow, Mapping) or not isinstance(serialized_flow.get("name"), str):
+            raise InvalidInput("serialized_flow must be a serialized flow object with a 'name'.")
+        core_version = _check_core_version(serialized_flow.get("__version__"))
+        with self._deps.store.unit_of_work(write=True) as session:
+            project = require(session, "project", project_id, f"Project {project_id} not found.")
+            name = serialized_flow["name"]
+            group_name = version_group_id or self._version_group_of(session, project_id, name)
+            group = self._flow_group(session, project["tenant_id"], group_name)
+            if idempotency_key is not None and group.get("idempotency_key") == idempotency_key:
+                current = first(
+                    session,
+                    "flow",
+                    all_of(eq("flow_group_id", group["id"]), eq("archived", False)),
+                    Order("version", descending=True),
+                )
+                if current is not None:
+                    return str(current["id"])
+            return self._insert_flow(
+                session,
+                project,
+                group,
+                dict(serialized_flow),
+                core_version=core_version,
+                schedule_active=bool(set_schedule_active),
+                description=description,
+                key=idempotency_key,
+            )
+
+    def _version_group_of(self, session: StoreSession, project_id: str, name: str) -> str:
+        newest = first(
+            session,
+            "flow",
+            all_of(eq("project_id", project_id), eq("name", name)),
+            Order("created", descending=True),
+        )
+        return str(newest["version_group_id"]) if newest else self._deps.new_id()
+
+    def _flow_group(self, session: StoreSession, tenant_id: str, name: str) -> Row:
+        group = first(session, "flow_group", all_of(eq("tenant_id", tenant_id), eq("name", name)))
+        if group is not None:
+            return group
+        now = self._deps.now()
+        group = {
+            "id": self._deps.new_id(),
+            "tenant_id": tenant_id,
+            "name": name,
+            "settings": dict(FLOW_GROUP_SETTINGS),
+            "default_parameters": {},
+            "created": now,
+            "updated": now,
+        }
+        session.insert("flow_group", group)
+        return group
+
+    def _insert_flow(
+        self,
+        session: StoreSession,
+        project: Row,
+        group: Row,
+        serialized: dict[str, Any],
+        *,
+        core_version: str | None,
+        schedule_active: bool,
+        description: str | None,
+        key: str | None,
+    ) -> str:
+        now, flow_id = self._deps.now(), self._deps.new_id()
+        siblings = session.select(Select("flow", where=eq("flow_group_id", group["id"])))
+        tasks, edges = serialized.pop("tasks", None), serialized.pop("edges", None)
+        flow: Row = {
+            "id": flow_id,
+            "tenant_id": project["tenant_id"],
+            "project_id": project["id"],
+            "flow_group_id": group["id"],
+            "version_group_id": group["name"],
+            "version": max((int(f["version"] or 0) for f in siblings), default=0) + 1,
+            "name": serialized["name"],
+            "description": description,
+            "core_version": core_version,
+            "storage": serialized.get("storage"),
+            "run_config": serialized.get("run_config"),
+            "environment": serialized.get("environment"),
+            "parameters": serialized.get("parameters") or [],
+            "settings": {},
+            "schedule": serialized.get("schedule"),
+            "is_schedule_active": schedule_active and serialized.get("schedule") is not None,
+            "archived": False,
+            "created": now,
+            "updated": now,
+            "serialized_flow": {**serialized, "tasks": [], "edges": []},
+        }
+        session.insert("flow", flow)
+        self._append(session, flow, tasks, edges, now)
+        for sibling in siblings:
+            if not sibling["archived"]:
+                session.update("flow", eq("id", sibling["id"]), {"archived": True, "updated": now})
+        session.update("flow_group", eq("id", group["id"]), {"idempotency_key": key, "updated": now})
+        return flow_id
+
+    def _append(self, session: StoreSession, flow: Row, tasks: Any, edges: Any, now: str) -> None:
+        added_tasks = insert_tasks(session, flow, tasks, self._deps.new_id, now)
+        added_edges = insert_edges(session, flow, edges, self._deps.new_id, now)
+        if added_tasks or added_edges:
+            current = dict(flow["serialized_flow"])
+            current["tasks"] = [*current.get("tasks", []), *added_tasks]
+            current["edges"] = [*current.get("edges", []), *added_edges]
+            flow["serialized_flow"] = current
+            session.update("flow", eq("id", flow["id"]), {"serialized_flow": current, "updated": now})
+
+    def register_tasks(self, flow_id: str, serialized_tasks: Any) -> None:
+        with self._deps.store.unit_of_work(write=True) as session:
+            flow = require(session, "flow", flow_id, f"Flow {flow_id} not found.")
+            self._append(session, flow, serialized_tasks, None, self._deps.now())
+
+    def register_edges(self, flow_id: str, serialized_edges: Any) -> None:
+        with self._deps.store.unit_of_work(write=True) as session:
+            flow = require(session, "flow", flow_id, f"Flow {flow_id} not found.")
+            self._append(session, flow, None, serialized_edges, self._deps.now())
+
+    def set_schedule_active(self, flow_id: str, active: bool) -> None:
+        """Store the flag (a flow without a schedule stays inactive); dockyard has no
+        scheduler, so runs are only created on request."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            flow = require(session, "flow", flow_id, f"Flow {flow_id} not found.")
+            is_active = active and flow.get("schedule") is not None
+            session.update(
+                "flow", eq("id", flow_id), {"is_schedule_active": is_active, "updated": self._deps.now()}
+            )

@@ -1,0 +1,199 @@
+"""Flow runs: creating them, writing their states, cancelling and naming them.
+
+Creating a run inserts the run, one Pending task run per task of its flow (the flow runner
+finds each task's backend id only through these) and the Scheduled state, in one unit of
+work so no poller ever sees half a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dockyard.domain.server.context import ANONYMOUS, Caller, Dependencies
+from dockyard.domain.server.errors import InvalidInput, NotFound
+from dockyard.domain.server.filters import Compare, Op, Order, Row, Select, all_of, eq
+from dockyard.domain.server.lookup import by_id, first, require
+from dockyard.domain.server.resolution import run_config, run_labels, run_parameters
+from dockyard.domain.server.timestamps import normalise
+from dockyard.domain.server.transitions import derived_columns, flow_run_write, history_row
+from dockyard.domain.states import FINISHED_STATES, RUNNING_STATES, state_document
+
+if TYPE_CHECKING:
+    from dockyard.ports.run_store import StoreSession
+
+TASK_RUN_CREATED = {"type": "Pending", "message": "Task run created"}
+
+
+@dataclass(frozen=True)
+class NewFlowRun:
+    flow_id: str | None = None
+    version_group_id: str | None = None
+    parameters: Any = None
+    labels: Sequence[str] | None = None
+    run_config: Any = None
+    context: Any = None
+    scheduled_start_time: str | None = None
+    idempotency_key: str | None = None
+    name: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class FlowRuns:
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+
+    def create_flow_run(self, request: NewFlowRun) -> str:
+        with self._deps.store.unit_of_work(write=True) as session:
+            flow = self._flow_for(session, request)
+            if request.idempotency_key is not None:
+                same = first(
+                    session,
+                    "flow_run",
+                    all_of(eq("flow_id", flow["id"]), eq("idempotency_key", request.idempotency_key)),
+                )
+                if same is not None:
+                    return str(same["id"])
+            group = by_id(session, "flow_group", flow["flow_group_id"]) or {}
+            if request.context is not None and not isinstance(request.context, Mapping):
+                raise InvalidInput("Flow run context must be a JSON object.")
+            now = self._deps.now()
+            start = normalise(request.scheduled_start_time) if request.scheduled_start_time else now
+            run: Row = {
+                "id": self._deps.new_id(),
+                "tenant_id": flow["tenant_id"],
+                "flow_id": flow["id"],
+                "name": request.name or self._deps.run_name(),
+                "labels": run_labels(
+                    list(request.labels) if request.labels is not None else None,
+                    request.run_config,
+                    group,
+                    flow,
+                ),
+                "parameters": run_parameters(request.parameters, group, flow),
+                "run_config": run_config(request.run_config, group, flow),
+                "context": dict(request.context or {}),
+                "idempotency_key": request.idempotency_key,
+                "scheduled_start_time": start,
+                "version": 0,
+                "times_resurrected": 0,
+                "created": now,
+                "updated": now,
+            }
+            session.insert("flow_run", run)
+            for task in session.select(Select("task", where=eq("flow_id", flow["id"]))):
+                self._insert_task_run(session, run, task, now)
+            scheduled = state_document("Scheduled", "Flow run scheduled.", start_time=None)
+            scheduled["start_time"] = start
+            self._write(session, run, scheduled, ANONYMOUS, now)
+            return str(run["id"])
+
+    def _flow_for(self, session: StoreSession, request: NewFlowRun) -> Row:
+        if request.flow_id is not None:
+            flow = require(session, "flow", request.flow_id, f"Flow {request.flow_id} not found.")
+        elif request.version_group_id is not None:
+            found = first(
+                session,
+                "flow",
+                all_of(eq("version_group_id", request.version_group_id), eq("archived", False)),
+                Order("version", descending=True),
+            )
+            if found is None:
+                raise NotFound(f"No unarchived flow found in version group {request.version_group_id}.")
+            flow = found
+        else:
+            raise InvalidInput("A flow_id or a version_group_id is required to create a flow run.")
+        if flow["archived"]:
+            raise InvalidInput(f"Flow {flow['id']} is archived.")
+        return flow
+
+    def _insert_task_run(self, session: StoreSession, run: Row, task: Row, now: str) -> None:
+        """The Pending task run (map index -1) a new flow run gets for each task."""
+        task_run: Row = {
+            "id": self._deps.new_id(),
+            "tenant_id": run["tenant_id"],
+            "flow_run_id": run["id"],
+            "task_id": task["id"],
+            "map_index": -1,
+            "cache_key": task.get("cache_key"),
+            "version": 1,
+            "state": "Pending",
+            "serialized_state": dict(TASK_RUN_CREATED),
+            "state_message": TASK_RUN_CREATED["message"],
+            "state_timestamp": now,
+            "created": now,
+            "updated": now,
+        }
+        session.insert("task_run", task_run)
+
+    def _write(
+        self, session: StoreSession, run: Row, doc: Mapping[str, Any], caller: Caller, now: str
+    ) -> None:
+        changes = flow_run_write(run, doc, now, caller.agent_id)
+        session.update("flow_run", eq("id", run["id"]), changes)
+        session.insert(
+            "flow_run_state",
+            {
+                **history_row("flow_run_id", run["id"], changes, self._deps.new_id()),
+                "tenant_id": run["tenant_id"],
+            },
+        )
+        run.update(changes)
+        if changes["state"] == "Cancelled":
+            self._cancel_task_runs(session, run, now)
+
+    def _cancel_task_runs(self, session: StoreSession, run: Row, now: str) -> None:
+        unfinished = all_of(eq("flow_run_id", run["id"]), Compare("state", Op.NIN, sorted(FINISHED_STATES)))
+        cancelled = state_document("Cancelled", "Flow run is cancelled")
+        for task_run in session.select(Select("task_run", where=unfinished)):
+            changes = derived_columns(task_run, cancelled, now)
+            session.update("task_run", eq("id", task_run["id"]), changes)
+            session.insert(
+                "task_run_state",
+                {
+                    **history_row("task_run_id", task_run["id"], changes, self._deps.new_id()),
+                    "tenant_id": task_run["tenant_id"],
+                },
+            )
+
+    def set_flow_run_states(
+        self, states: Sequence[tuple[str, Mapping[str, Any]]], caller: Caller
+    ) -> list[str]:
+        """Write each ``(flow_run_id, state)``; all or none. Returns the run ids."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            now = self._deps.now()
+            for run_id, doc in states:
+                run = by_id(session, "flow_run", run_id)
+                if run is None:
+                    raise NotFound(f"State update failed for flow run ID {run_id}: flow run not found.")
+                self._write(session, run, doc, caller, now)
+            return [run_id for run_id, _ in states]
+
+    def cancel_flow_run(self, run_id: str) -> str:
+        """Finished: nothing changes. Running: Cancelling (the flow runner stops itself).
+        Otherwise: Cancelled at once, with every unfinished task run."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            run = require(session, "flow_run", run_id, f"Flow run {run_id} not found.")
+            state = run.get("state")
+            if state in FINISHED_STATES:
+                return str(state)
+            if state in RUNNING_STATES:
+                doc = state_document("Cancelling", "Flow run is cancelling")
+            else:
+                doc = state_document("Cancelled", "Flow run is cancelled")
+            self._write(session, run, doc, ANONYMOUS, self._deps.now())
+            return str(doc["type"])
+
+    def set_name(self, table: str, run_id: str, name: str) -> None:
+        if not name or not name.strip():
+            raise InvalidInput("A run name must not be empty.")
+        with self._deps.store.unit_of_work(write=True) as session:
+            require(session, table, run_id, f"{table.replace('_', ' ').capitalize()} {run_id} not found.")
+            session.update(table, eq("id", run_id), {"name": name, "updated": self._deps.now()})
+
+    def heartbeat(self, table: str, run_id: str) -> None:
+        with self._deps.store.unit_of_work(write=True) as session:
+            now = self._deps.now()
+            if session.update(table, eq("id", run_id), {"heartbeat": now, "updated": now}) == 0:
+                raise NotFound(f"{table.replace('_', ' ').capitalize()} {run_id} not found.")

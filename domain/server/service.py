@@ -1,0 +1,33 @@
+"""ServerService: every use case of the embedded backend behind one object.
+
+The GraphQL adapter holds one of these; reads go through ``reading()``, a consistent
+snapshot for a whole query document.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+from dockyard.domain.server.agents import Agents
+from dockyard.domain.server.context import Dependencies
+from dockyard.domain.server.flows import Flows
+from dockyard.domain.server.runs import FlowRuns
+from dockyard.domain.server.task_runs import TaskRuns
+from dockyard.domain.server.tenancy import Tenancy
+
+if TYPE_CHECKING:
+    from dockyard.ports.run_store import StoreSession
+
+
+class ServerService:
+    def __init__(self, deps: Dependencies) -> None:
+        self.deps = deps
+        self.tenancy = Tenancy(deps)
+        self.flows = Flows(deps)
+        self.flow_runs = FlowRuns(deps)
+        self.task_runs = TaskRuns(deps)
+        self.agents = Agents(deps)
+
+    def reading(self) -> AbstractContextManager[StoreSession]:
+        return self.deps.store.unit_of_work(write=False)

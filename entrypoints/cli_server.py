@@ -1,0 +1,164 @@
+"""``dockyard server``: the embedded, Prefect-Server-compatible backend."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
+from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
+from dockyard.domain.errors import DockyardError
+from dockyard.entrypoints.server_container import ServerContainer
+
+log = logging.getLogger("dockyard.server")
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/dockyard/dockyard.db``, else ``~/.local/share/dockyard/dockyard.db``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dockyard" / "dockyard.db"
+
+
+def _read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
+    if api_key_file is not None:
+        try:
+            key = api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot read the API key file {api_key_file}: {exc.strerror}"
+            ) from exc
+        if not key:
+            raise click.ClickException(f"the API key file {api_key_file} is empty")
+        return key
+    return api_key or None
+
+
+@click.group("server")
+def server() -> None:
+    """The embedded backend: a Prefect Server 1.x compatible GraphQL API on SQLite.
+
+    Prefect 1.4.1 clients (agents, `prefect execute flow-run`, `flow.register()`,
+    `prefect register`) and dockyard's own agent and `dockyard run` commands work against it.
+    """
+
+
+@server.command("start")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    default=("127.0.0.1",),
+    show_default=True,
+    envvar="DOCKYARD_SERVER_HOST",
+    help="Address to listen on; repeat to listen on several. 0.0.0.0 means every interface.",
+)
+@click.option(
+    "--port",
+    default=4200,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="DOCKYARD_SERVER_PORT",
+    help="TCP port (the same on every address).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DOCKYARD_SERVER_DB",
+    help="SQLite database file, created if missing. [default: $XDG_DATA_HOME/dockyard/dockyard.db "
+    "or ~/.local/share/dockyard/dockyard.db]",
+)
+@click.option(
+    "--docker-bridge/--no-docker-bridge",
+    default=True,
+    show_default=True,
+    envvar="DOCKYARD_SERVER_DOCKER_BRIDGE",
+    help="Also listen on the docker0 bridge address (if present) so flow containers reach the "
+    "server as host.docker.internal.",
+)
+@click.option(
+    "--api-key",
+    envvar="DOCKYARD_SERVER_API_KEY",
+    help="Require `Authorization: Bearer <key>` on every GraphQL request (/health stays open).",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Read the API key from this file (wins over --api-key).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Worker threads serving requests.",
+)
+@click.option(
+    "--max-body-size",
+    default=DEFAULT_MAX_BODY,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="Largest request body accepted, in bytes.",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    envvar="DOCKYARD_SERVER_LOG_LEVEL",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="DEBUG logs one line per request.",
+)
+def start(
+    *,
+    hosts: tuple[str, ...],
+    port: int,
+    db_path: Path | None,
+    docker_bridge: bool,
+    api_key: str | None,
+    api_key_file: Path | None,
+    threads: int,
+    max_body_size: int,
+    log_level: str,
+) -> None:
+    """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
+
+    GraphQL is served over HTTP POST at / and /graphql; GET /health answers
+    {"status": "ok"}. Everything is kept in one SQLite file: stopping and starting again
+    loses nothing. Point Prefect 1 clients at it with PREFECT__BACKEND=server and
+    PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
+    """
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    path = (db_path or default_db_path()).expanduser().resolve()
+    container = ServerContainer()
+    container.config.from_dict(
+        {"db_path": str(path), "api_key": _read_key(api_key, api_key_file), "max_body_size": max_body_size}
+    )
+    try:
+        container.init_resources()
+        container.service().tenancy.ensure_default_tenant()
+        addresses = listen_hosts(hosts, docker_bridge=docker_bridge)
+        api = ApiServer(container.app(), addresses, port, threads=threads, max_body=max_body_size)
+    except DockyardError as exc:
+        container.shutdown_resources()
+        raise click.ClickException(str(exc)) from exc
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    auth = "API key required" if container.config.api_key() else "no API key"
+    log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), path, auth)
+    try:
+        api.run()
+    finally:
+        api.close()
+        container.shutdown_resources()
+        log.info("dockyard server stopped")
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

@@ -1,0 +1,54 @@
+"""ServerContainer: how the embedded backend is put together.
+
+Store (SQLite) -> domain use cases -> GraphQL API -> WSGI app. Nested in the composition
+root as ``Container.server``; tests override ``store`` or ``clock`` as they need.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dependency_injector import containers, providers
+
+from dockyard.adapters.graphql_api.executor import GraphQLApi
+from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY, GraphQLWsgiApp
+from dockyard.adapters.sqlite import SqliteRunStore
+from dockyard.domain.server.context import Dependencies
+from dockyard.domain.server.service import ServerService
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def open_store(path: str | Path) -> Iterator[SqliteRunStore]:
+    store = SqliteRunStore(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+class ServerContainer(containers.DeclarativeContainer):
+    config = providers.Configuration(default={"api_key": None, "max_body_size": DEFAULT_MAX_BODY})
+
+    # Gateways
+    clock = providers.Singleton(SystemClock)
+    store = providers.Resource(open_store, path=config.db_path)
+
+    # Use cases
+    deps = providers.Singleton(Dependencies, store=store, clock=clock)
+    service = providers.Singleton(ServerService, deps=deps)
+
+    # The API
+    api = providers.Singleton(GraphQLApi, service=service)
+    app = providers.Singleton(
+        GraphQLWsgiApp, api=api, api_key=config.api_key, max_body=config.max_body_size.as_(int)
+    )
