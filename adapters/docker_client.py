@@ -90,14 +90,37 @@ def build_docker_client(
             # Shell out to `ssh` (as the Docker CLI does) rather than connect while building.
             use_ssh_client=scheme == "ssh",
         )
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, ValueError) as exc:  # ValueError: a port that is no number
         raise ConfigurationError(f"Cannot use the Docker daemon address {url!r}: {exc}") from exc
     if scheme in _TCP_SCHEMES:
         # docker-py leaves tcp:// daemons on requests' default adapters (10 connections).
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max_pool_size)
+        adapter = _DaemonAdapter(_pinned_verify(tls), pool_connections=4, pool_maxsize=max_pool_size)
         client.api.mount("http://", adapter)
         client.api.mount("https://", adapter)
     return client
+
+
+class _DaemonAdapter(requests.adapters.HTTPAdapter):
+    """Verifies the daemon against the configured CA (or not at all) whatever the
+    environment says: requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a
+    session's ``verify``, which would check a private daemon CA against public roots."""
+
+    def __init__(self, verify: str | bool | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._verify = verify
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if self._verify is not None:
+            kwargs["verify"] = self._verify
+        return super().send(request, **kwargs)
+
+
+def _pinned_verify(tls: TlsSettings | None) -> str | bool | None:
+    if tls is None:
+        return None  # plain tcp://, or https:// checked against the system's roots
+    if not tls.verifies:
+        return False
+    return tls.ca_cert  # None: the system's roots, as the environment configures them
 
 
 def negotiate_api_version(client: docker.DockerClient) -> dict[str, Any]:

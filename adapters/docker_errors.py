@@ -33,6 +33,11 @@ def translated(action: str) -> Iterator[None]:
     try:
         yield
     except docker.errors.APIError as exc:
+        if _speaks_only_tls(exc):
+            raise RuntimeUnavailable(
+                f"Docker daemon not reachable: it only accepts TLS connections ({explanation(exc)}); "
+                "give its CA, client certificate and key"
+            ) from exc
         raise RuntimeRequestFailed(f"{action}: {explanation(exc)}") from exc
     except UNREACHABLE as exc:
         raise unavailable(exc) from exc
@@ -50,6 +55,11 @@ def unavailable(exc: BaseException) -> RuntimeUnavailable:
     if isinstance(exc, requests.exceptions.Timeout):
         return RuntimeUnavailable(f"Docker daemon not reachable: no answer in time ({text})")
     return RuntimeUnavailable(f"Docker daemon not reachable: {text}")
+
+
+def _speaks_only_tls(exc: docker.errors.APIError) -> bool:
+    # Go's TLS listener answers a plain HTTP request with this 400.
+    return exc.status_code == 400 and "HTTP request to an HTTPS server" in explanation(exc)
 
 
 def is_not_found(exc: docker.errors.APIError) -> bool:

@@ -71,7 +71,8 @@ class DockerContainerRuntime:
 
     def _ready(self) -> None:
         if not self._negotiated:
-            self._negotiate()
+            with translated("Docker daemon error"):
+                self._negotiate()
 
     # -- images and volumes ---------------------------------------------------------------
 
