@@ -35,9 +35,12 @@ def denied(what: str, flag: str) -> RunRefused:
     )
 
 
-def apply_run_policy(request: RunHostConfig, policy: RunPolicy, *, host_os: str = "linux") -> dict[str, Any]:
+def apply_run_policy(
+    request: RunHostConfig, policy: RunPolicy, *, host_os: str = "linux", agent_network: str | None = None
+) -> dict[str, Any]:
     """The run's Engine settings if the policy allows them, with the operator's limits
-    applied; ``RunRefused`` naming the setting and the flag otherwise."""
+    applied; ``RunRefused`` naming the setting and the flag otherwise. Naming the agent's
+    own network (``agent_network``) needs no permission."""
     settings = dict(request.settings)
     if settings.get("Privileged") and not policy.allow_privileged:
         raise denied("privileged mode (privileged)", "--allow-privileged")
@@ -45,7 +48,7 @@ def apply_run_policy(request: RunHostConfig, policy: RunPolicy, *, host_os: str 
     for engine_key, key in NAMESPACE_KEYS.items():
         if _shares_namespace(settings.get(engine_key, "")) and not policy.allow_host_namespaces:
             raise denied(f"{key}={settings[engine_key]!r}", "--allow-host-namespaces")
-    if "NetworkMode" in settings:
+    if settings.get("NetworkMode", agent_network) != agent_network:
         check_network_mode(settings["NetworkMode"], policy)
     for device in settings.get("Devices", ()):
         if not _under(device["PathOnHost"], policy.allow_devices, host_os="linux"):

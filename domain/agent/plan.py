@@ -1,0 +1,149 @@
+"""The container plan: everything Docker will be asked for one flow run, decided first.
+
+``plan_container`` is pure: the same run and config always give the same plan, and the
+plan is refused (``RunRefused``, ``InvalidImageReference``) before anything is created. The
+use case calls it before every create, so the image checks run whether the image is pulled
+or not. ``redacted`` is the plan as ``dockyard agent plan`` shows it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from dockyard.domain.agent.command import flow_run_command
+from dockyard.domain.agent.config import AgentConfig, PullPolicy
+from dockyard.domain.agent.environment import CONTAINER_HOST, flow_run_env, is_secret_key, secret_keys
+from dockyard.domain.agent.host_config import RunHostConfig, translate_host_config
+from dockyard.domain.agent.image_policy import check_image_allowed
+from dockyard.domain.agent.images import effective_pull_policy, parse_image_reference, select_image
+from dockyard.domain.agent.labels import container_labels
+from dockyard.domain.agent.model import ContainerPlan, FlowRun
+from dockyard.domain.agent.naming import container_name
+from dockyard.domain.agent.networks import NetworkPlan, plan_networks
+from dockyard.domain.agent.policy import apply_run_policy
+from dockyard.domain.agent.run_config import parse_run_config
+from dockyard.domain.agent.volumes import Mount, named_volumes, parse_volume_specs
+from dockyard.domain.errors import RunRefused
+
+REDACTED = "<redacted>"
+
+
+def plan_container(
+    run: FlowRun, config: AgentConfig, *, agent_id: str, daemon_id: str, host_os: str = "linux"
+) -> ContainerPlan:
+    run_config = parse_run_config(run.id, run.run_config)
+    ref = parse_image_reference(select_image(run.flow.core_version, run.flow.storage, run_config.image))
+    check_image_allowed(ref, config.reg_allow_list, config.allow_images)
+    agent_mounts = parse_volume_specs(
+        config.volumes, host_os=host_os, working_dir=config.working_dir, home_dir=config.home_dir
+    )
+    request = translate_host_config(run_config.host_config, host_os=host_os)
+    networks = plan_networks(config.networks, request.settings.get("NetworkMode"))
+    first_network = config.networks[0] if config.networks else None
+    settings = apply_run_policy(request, config.policy, host_os=host_os, agent_network=first_network)
+    settings.pop("NetworkMode", None)  # the network plan decides it
+    mounts = _merge_mounts(agent_mounts, request.binds)
+    env = flow_run_env(
+        config,
+        run_config.env,
+        flow_run_id=run.id,
+        flow_id=run.flow.id,
+        image=ref.reference,
+        host_network=networks.mode == "host",
+    )
+    timeout = run_config.timeout if run_config.timeout is not None else config.run_timeout
+    body: dict[str, Any] = {
+        "Image": ref.reference,
+        "Cmd": list(flow_run_command(run.flow.core_version, run_config.command)),
+        "Env": [f"{key}={value}" for key, value in env.items()],
+        "Labels": container_labels(
+            flow_name=run.flow.name,
+            flow_id=run.flow.id,
+            flow_run_id=run.id,
+            flow_run_name=run.name,
+            agent_name=config.name,
+            agent_id=agent_id,
+            daemon_id=daemon_id,
+            timeout=timeout,
+            ship_logs=run_config.command is not None,
+        ),
+        "HostConfig": _host_config(settings, mounts, request, networks, config.docker_interface),
+    }
+    if run_config.ports:
+        body["ExposedPorts"] = {port: {} for port in run_config.ports}
+    if networks.endpoints:
+        body["NetworkingConfig"] = {"EndpointsConfig": {name: {} for name in networks.endpoints}}
+    return ContainerPlan(
+        name=container_name(run.name, run.id),
+        image=ref.reference,
+        pull=effective_pull_policy(ref, config.pull_policy) is not PullPolicy.NEVER,
+        create_volumes=named_volumes(mounts),
+        connect_networks=networks.connect,
+        body=body,
+        secret_env=secret_keys(env),
+    )
+
+
+def _merge_mounts(agent: tuple[Mount, ...], run: tuple[Mount, ...]) -> tuple[Mount, ...]:
+    taken = {mount.target for mount in agent}
+    for mount in run:
+        if mount.target in taken:
+            raise RunRefused(
+                f"The run's binds mount {mount.target}, which the agent already mounts (--volume); "
+                "a run cannot replace the agent's volumes"
+            )
+    return agent + run
+
+
+def _host_config(
+    settings: dict[str, Any],
+    mounts: tuple[Mount, ...],
+    request: RunHostConfig,
+    networks: NetworkPlan,
+    docker_interface: bool,
+) -> dict[str, Any]:
+    host_config = dict(settings)
+    if mounts:
+        host_config["Binds"] = [mount.bind for mount in mounts]
+    if networks.mode is not None:
+        host_config["NetworkMode"] = networks.mode
+    extra_hosts = _extra_hosts(request.extra_hosts, networks, docker_interface)
+    if extra_hosts:
+        host_config["ExtraHosts"] = extra_hosts
+    return host_config
+
+
+def _extra_hosts(run_hosts: Mapping[str, str], networks: NetworkPlan, docker_interface: bool) -> list[str]:
+    if networks.mode is not None and networks.mode.startswith("container:"):
+        if run_hosts:
+            raise RunRefused("extra_hosts cannot be combined with a container: network mode")
+        return []  # the container shares the other container's /etc/hosts
+    hosts = {CONTAINER_HOST: "host-gateway"} if docker_interface else {}
+    for host, address in run_hosts.items():
+        if host in hosts:
+            raise RunRefused(
+                f"The run's extra_hosts redefines {host}, which the agent sets; a run cannot change it"
+            )
+        hosts[host] = address
+    return [f"{host}:{address}" for host, address in hosts.items()]
+
+
+def redacted(plan: ContainerPlan) -> dict[str, Any]:
+    """The plan as JSON-ready data with secret env values replaced by ``<redacted>``."""
+    body = json.loads(json.dumps(plan.body))
+    env = []
+    for item in body.get("Env", []):
+        key, _, value = item.partition("=")
+        secret = value and (key in plan.secret_env or is_secret_key(key))
+        env.append(f"{key}={REDACTED}" if secret else item)
+    if "Env" in body:
+        body["Env"] = env
+    return {
+        "name": plan.name,
+        "pull": plan.pull,
+        "create_volumes": list(plan.create_volumes),
+        "connect_networks": list(plan.connect_networks),
+        "container": body,
+    }

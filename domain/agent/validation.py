@@ -1,0 +1,96 @@
+"""Start-up validation: everything about an ``AgentConfig`` that can be wrong is found
+here, once, before the agent takes a run, as a ``ConfigurationError`` with a clear message."""
+
+from __future__ import annotations
+
+import re
+
+from dockyard.domain.agent.config import AgentConfig, RunPolicy
+from dockyard.domain.agent.environment import url_host
+from dockyard.domain.agent.image_policy import parse_image_pattern, parse_registry_entry
+from dockyard.domain.agent.networks import NETWORK_NAME, validate_networks
+from dockyard.domain.agent.run_config import env_key
+from dockyard.domain.agent.volumes import is_absolute, parse_volume_specs
+from dockyard.domain.errors import ConfigurationError, RunRefused
+
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+_CAPABILITY = re.compile(r"(?:CAP_)?[A-Z][A-Z0-9_]*", re.IGNORECASE)
+
+
+def validate_agent_config(config: AgentConfig, *, host_os: str = "linux") -> None:
+    """``host_os``: the Docker daemon's OS (``DaemonInfo.os_type``), which decides how
+    volume specs and host paths read."""
+    if not config.name.strip():
+        raise ConfigurationError("the agent name must not be empty")
+    if any(not label.strip() for label in config.labels):
+        raise ConfigurationError("agent labels must not be empty")
+    if not re.match(r"https?://", config.api_url) or not url_host(config.api_url):
+        raise ConfigurationError(f"--api {config.api_url!r} is not an http(s) URL")
+    for key in config.env_vars:
+        try:
+            env_key(key)
+        except RunRefused as exc:
+            raise ConfigurationError(f"--env: {exc}") from None
+    for level, option in (
+        (config.logging_level, "PREFECT__LOGGING__LEVEL"),
+        (config.log_level, "--log-level"),
+    ):
+        if level not in LOG_LEVELS:
+            raise ConfigurationError(f"{option} {level!r} is not one of {', '.join(sorted(LOG_LEVELS))}")
+    parse_volume_specs(
+        config.volumes, host_os=host_os, working_dir=config.working_dir, home_dir=config.home_dir
+    )
+    validate_networks(config.networks)
+    for entry in config.reg_allow_list:
+        parse_registry_entry(entry)
+    for pattern in config.allow_images:
+        parse_image_pattern(pattern)
+    for credentials in config.registry_credentials:
+        if not credentials.registry or not credentials.username:
+            raise ConfigurationError("registry credentials need a registry and a username")
+    _validate_numbers(config)
+    _validate_policy(config.policy, host_os)
+
+
+def _validate_numbers(config: AgentConfig) -> None:
+    checks = [
+        ("--limit", config.limit, 1),
+        ("--max-polls", config.max_polls, 0),
+        ("--cancel-grace", config.cancel_grace, 0),
+    ]
+    for option, value, minimum in checks:
+        if value is not None and value < minimum:
+            raise ConfigurationError(f"{option} must be at least {minimum}, not {value}")
+    for option, number in (
+        ("--run-timeout", config.run_timeout),
+        ("--docker-client-timeout", config.docker_client_timeout),
+    ):
+        if number is not None and number <= 0:
+            raise ConfigurationError(f"{option} must be a positive number of seconds, not {number}")
+
+
+def _validate_policy(policy: RunPolicy, host_os: str) -> None:
+    for root in policy.allow_bind_roots:
+        if not is_absolute(root, windows=host_os == "windows"):
+            raise ConfigurationError(f"--allow-bind-root {root!r} is not an absolute host path")
+    for device in policy.allow_devices:
+        if not device.startswith("/"):
+            raise ConfigurationError(f"--allow-device {device!r} is not an absolute device path")
+    for name in policy.allow_cap_add:
+        if not _CAPABILITY.fullmatch(name.strip()):
+            raise ConfigurationError(f"--allow-cap-add {name!r} is not a capability name (or ALL)")
+    for option, names in (
+        ("--allow-runtime", policy.allow_runtimes),
+        ("--allow-network", policy.allow_networks),
+    ):
+        for name in names:
+            if not NETWORK_NAME.fullmatch(name):
+                raise ConfigurationError(f"{option} {name!r} is not a valid name")
+    for option, maximum in (
+        ("--max-memory", policy.max_memory),
+        ("--max-cpus", policy.max_cpus),
+        ("--max-shm-size", policy.max_shm_size),
+        ("--max-pids", policy.max_pids),
+    ):
+        if maximum is not None and maximum <= 0:
+            raise ConfigurationError(f"{option} must be positive, not {maximum}")
