@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 import click
 
+from dockyard.entrypoints.cli_run import run
 from dockyard.entrypoints.cli_server import server
 
 
@@ -21,6 +22,7 @@ def cli() -> None:
 
 
 cli.add_command(server)
+cli.add_command(run)
 
 
 def main() -> None:

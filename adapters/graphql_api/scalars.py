@@ -61,3 +61,7 @@ def install(schema: GraphQLSchema) -> None:
         scalar.serialize = serialize  # type: ignore[method-assign]
         scalar.parse_value = parse_value  # type: ignore[method-assign]
         scalar.parse_literal = parse_literal  # type: ignore[method-assign]
+        # graphql-core 3.3 reads these, copied from the above when the type was built.
+        if hasattr(scalar, "coerce_input_value"):
+            scalar.coerce_output_value = serialize
+            scalar.coerce_input_value = parse_value

@@ -167,6 +167,7 @@ TABLES: dict[str, Table] = {
                 "flattened": B,
                 **_STAMPS,
             },
+            relations={"flow": _one("flow", "flow_id")},
         ),
         Table(
             "flow_run",

@@ -106,7 +106,7 @@ def all_of(*parts: Filter) -> Filter:
 # -- reference semantics -------------------------------------------------------------------
 
 Truth = bool | None  # None: SQL's UNKNOWN
-RelatedRows = Callable[[str, Row], Iterable[Row]]
+RelatedRows = Callable[[str, Mapping[str, Any]], Iterable[Mapping[str, Any]]]
 
 
 def evaluate(where: Filter, row: Mapping[str, Any], related: RelatedRows) -> Truth:
@@ -123,7 +123,7 @@ def evaluate(where: Filter, row: Mapping[str, Any], related: RelatedRows) -> Tru
     if isinstance(where, Negate):
         inner = evaluate(where.part, row, related)
         return None if inner is None else not inner
-    return any(evaluate(where.where, r, related) is True for r in related(where.relation, dict(row)))
+    return any(evaluate(where.where, r, related) is True for r in related(where.relation, row))
 
 
 def json_text(value: Any) -> str:

@@ -1,0 +1,300 @@
+"""The RunStore contract, run against the in-memory fake and the SQLite adapter alike.
+
+The fake is the reference semantics of the filter language (filters.evaluate); SQLite must
+select exactly the same rows, in the same order, for hand-picked and generated filters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dockyard.domain.server.errors import UniqueViolation
+from dockyard.domain.server.filters import (
+    MATCH_ALL,
+    AllOf,
+    AnyOf,
+    Compare,
+    Filter,
+    Negate,
+    Op,
+    Order,
+    Related,
+    Select,
+    eq,
+)
+from dockyard.ports.run_store import RunStore
+from support.stores import make_store, store
+
+__all__ = ["store"]
+
+T0 = "2026-01-01T00:00:00.000000+00:00"
+T1 = "2026-01-01T00:00:01.000000+00:00"
+T2 = "2026-01-02T00:00:00.000000+00:00"
+
+RUNS: list[dict[str, Any]] = [
+    {
+        "id": "r1",
+        "flow_id": "f1",
+        "state": "Scheduled",
+        "state_start_time": T1,
+        "labels": ["a", "b"],
+        "version": 1,
+        "parameters": {"n": 1, "s": "x"},
+        "name": "Alpha_1",
+    },
+    {
+        "id": "r2",
+        "flow_id": "f1",
+        "state": "Running",
+        "state_start_time": None,
+        "labels": [],
+        "version": 3,
+        "parameters": None,
+        "name": "beta%",
+    },
+    {
+        "id": "r3",
+        "flow_id": "f2",
+        "state": "Scheduled",
+        "state_start_time": T0,
+        "labels": ["a"],
+        "version": 2,
+        "parameters": {"n": 2},
+        "name": None,
+    },
+    {
+        "id": "r4",
+        "flow_id": "f2",
+        "state": None,
+        "state_start_time": T2,
+        "labels": ["c"],
+        "version": 0,
+        "parameters": {},
+        "name": "alpha-2",
+    },
+]
+TASK_RUNS: list[dict[str, Any]] = [
+    {
+        "id": "t1",
+        "flow_run_id": "r2",
+        "task_id": "k1",
+        "map_index": -1,
+        "state": "Retrying",
+        "state_start_time": T0,
+    },
+    {
+        "id": "t2",
+        "flow_run_id": "r2",
+        "task_id": "k1",
+        "map_index": 0,
+        "state": "Success",
+        "state_start_time": None,
+    },
+    {
+        "id": "t3",
+        "flow_run_id": "r1",
+        "task_id": "k2",
+        "map_index": -1,
+        "state": "Pending",
+        "state_start_time": None,
+    },
+]
+FLOWS = [{"id": "f1", "name": "one", "archived": False}, {"id": "f2", "name": "two", "archived": True}]
+
+
+def _seed(store: RunStore) -> None:
+    with store.unit_of_work(write=True) as session:
+        for table, rows in (("flow", FLOWS), ("flow_run", RUNS), ("task_run", TASK_RUNS)):
+            for row in rows:
+                session.insert(table, row)
+
+
+def _ids(store: RunStore, query: Select) -> list[str]:
+    with store.unit_of_work(write=False) as session:
+        return [row["id"] for row in session.select(query)]
+
+
+CASES: list[tuple[Filter, list[str]]] = [
+    (MATCH_ALL, ["r1", "r2", "r3", "r4"]),
+    (eq("state", "Scheduled"), ["r1", "r3"]),
+    (Compare("state", Op.NEQ, "Scheduled"), ["r2"]),  # NULL state is unknown, not "not Scheduled"
+    (Negate(eq("state", "Scheduled")), ["r2"]),
+    (Compare("state", Op.IS_NULL, True), ["r4"]),
+    (Compare("state", Op.IN, ["Running", "Nope"]), ["r2"]),
+    (Compare("state", Op.IN, []), []),
+    (Compare("state", Op.NIN, []), ["r1", "r2", "r3", "r4"]),
+    (Compare("state", Op.NIN, ["Running"]), ["r1", "r3"]),
+    (Compare("state_start_time", Op.LTE, T1), ["r1", "r3"]),
+    (Compare("state_start_time", Op.GT, T0), ["r1", "r4"]),
+    (Compare("version", Op.GTE, 2), ["r2", "r3"]),
+    (AnyOf((eq("version", 0), eq("version", 3))), ["r2", "r4"]),
+    (AnyOf(()), []),
+    (AllOf((eq("flow_id", "f1"), Compare("version", Op.LT, 2))), ["r1"]),
+    (Compare("labels", Op.CONTAINED_IN, ["a", "b", "z"]), ["r1", "r2", "r3"]),
+    (Compare("labels", Op.CONTAINS, ["a"]), ["r1", "r3"]),
+    (eq("labels", []), ["r2"]),
+    (eq("labels", ["a", "b"]), ["r1"]),
+    (eq("parameters", {"s": "x", "n": 1}), ["r1"]),  # key order does not matter
+    (Compare("parameters", Op.HAS_KEY, "s"), ["r1"]),
+    (Compare("parameters", Op.HAS_KEYS_ANY, ["n", "q"]), ["r1", "r3"]),
+    (Compare("parameters", Op.HAS_KEYS_ALL, ["n", "s"]), ["r1"]),
+    (Negate(Compare("parameters", Op.HAS_KEY, "s")), ["r3", "r4"]),  # NULL parameters stay unknown
+    (Compare("name", Op.LIKE, "alpha%"), ["r4"]),  # case-sensitive
+    (Compare("name", Op.ILIKE, "alpha%"), ["r1", "r4"]),
+    (Compare("name", Op.LIKE, "Alpha\\_1"), ["r1"]),
+    (Compare("name", Op.LIKE, "beta\\%"), ["r2"]),
+    (Compare("name", Op.NILIKE, "alpha%"), ["r2"]),
+    (Related("task_runs", eq("state", "Retrying")), ["r2"]),
+    (Negate(Related("task_runs", MATCH_ALL)), ["r3", "r4"]),
+    (Related("task_runs", Compare("state_start_time", Op.LTE, T1)), ["r2"]),
+    (Related("flow", eq("archived", True)), ["r3", "r4"]),
+    (Related("task_runs", Related("flow_run", eq("state", "Scheduled"))), ["r1"]),
+]
+
+
+@pytest.mark.parametrize(("where", "expected"), CASES, ids=[str(i) for i in range(len(CASES))])
+def test_filters_select_the_same_rows(store: RunStore, where: Filter, expected: list[str]) -> None:
+    _seed(store)
+    assert _ids(store, Select("flow_run", where=where)) == expected
+
+
+def test_ordering_nulls_ties_limit_and_offset(store: RunStore) -> None:
+    _seed(store)
+    by_start = Select("flow_run", order_by=(Order("state_start_time"),))
+    assert _ids(store, by_start) == ["r3", "r1", "r4", "r2"]  # ascending: NULLs last
+    descending = Select("flow_run", order_by=(Order("state_start_time", descending=True),))
+    assert _ids(store, descending) == ["r2", "r4", "r1", "r3"]  # descending: NULLs first
+    nulls_first = Select("flow_run", order_by=(Order("state_start_time", nulls_first=True),))
+    assert _ids(store, nulls_first) == ["r2", "r3", "r1", "r4"]
+    by_flow = Select("flow_run", order_by=(Order("flow_id", descending=True),))
+    assert _ids(store, by_flow) == ["r3", "r4", "r1", "r2"]  # ties keep insertion order
+    page = Select("flow_run", order_by=(Order("version"),), limit=2, offset=1)
+    assert _ids(store, page) == ["r1", "r3"]
+
+
+def test_values_round_trip_with_their_types(store: RunStore) -> None:
+    document = {"type": "Success", "nested": {"list": [1, 2.5, None, True], "text": "é"}}
+    with store.unit_of_work(write=True) as session:
+        session.insert("flow_run", {"id": "x", "serialized_state": document, "version": 7, "labels": []})
+        session.insert("flow", {"id": "f", "archived": True, "is_schedule_active": False})
+    with store.unit_of_work(write=False) as session:
+        (run,) = session.select(Select("flow_run"))
+        (flow,) = session.select(Select("flow"))
+    assert run["serialized_state"] == document and run["version"] == 7 and run["labels"] == []
+    assert run["state"] is None and run["parameters"] is None
+    assert flow["archived"] is True and flow["is_schedule_active"] is False
+
+
+def test_update_and_delete_report_how_many_rows(store: RunStore) -> None:
+    _seed(store)
+    with store.unit_of_work(write=True) as session:
+        assert session.update("flow_run", eq("flow_id", "f1"), {"state": "Cancelled"}) == 2
+        assert session.delete("task_run", eq("flow_run_id", "r2")) == 2
+        assert session.update("flow_run", eq("id", "missing"), {"state": "X"}) == 0
+    assert _ids(store, Select("flow_run", where=eq("state", "Cancelled"))) == ["r1", "r2"]
+    assert _ids(store, Select("task_run")) == ["t3"]
+
+
+def test_unique_keys_are_enforced(store: RunStore) -> None:
+    with store.unit_of_work(write=True) as session:
+        session.insert("project", {"id": "p1", "tenant_id": "t", "name": "same"})
+    with pytest.raises(UniqueViolation), store.unit_of_work(write=True) as session:
+        session.insert("project", {"id": "p2", "tenant_id": "t", "name": "same"})
+    with store.unit_of_work(write=True) as session:  # NULLs never collide
+        session.insert("flow_run", {"id": "a", "flow_id": "f", "idempotency_key": None})
+        session.insert("flow_run", {"id": "b", "flow_id": "f", "idempotency_key": None})
+    with pytest.raises(UniqueViolation), store.unit_of_work(write=True) as session:
+        session.insert("flow_run", {"id": "a"})
+    assert _ids(store, Select("project")) == ["p1"]
+
+
+def test_a_failed_unit_of_work_leaves_nothing_behind(store: RunStore) -> None:
+    _seed(store)
+    with pytest.raises(RuntimeError), store.unit_of_work(write=True) as session:
+        session.update("flow_run", eq("id", "r1"), {"state": "Failed"})
+        session.insert("log", {"id": "l1", "flow_run_id": "r1"})
+        raise RuntimeError("boom")
+    assert _ids(store, Select("flow_run", where=eq("state", "Failed"))) == []
+    assert _ids(store, Select("log")) == []
+
+
+def test_unknown_columns_are_refused(store: RunStore) -> None:
+    with pytest.raises((ValueError, AssertionError, KeyError)), store.unit_of_work(write=False) as session:
+        session.select(Select("flow_run", where=eq("no_such_column; DROP TABLE flow_run", 1)))
+    with pytest.raises((ValueError, AssertionError)), store.unit_of_work(write=True) as session:
+        session.insert("flow_run", {"id": "z", "bogus": 1})
+
+
+# -- generated filters: SQLite must agree with the reference semantics ------------------
+
+_RUN_COLUMNS = [
+    ("state", st.sampled_from(["Scheduled", "Running", "Nope"])),
+    ("version", st.integers(-1, 4)),
+    ("state_start_time", st.sampled_from([T0, T1, T2])),
+    ("flow_id", st.sampled_from(["f1", "f2"])),
+]
+_TASK_COLUMNS = [
+    ("state", st.sampled_from(["Retrying", "Success", "Pending"])),
+    ("map_index", st.integers(-1, 1)),
+    ("state_start_time", st.sampled_from([T0, T1])),
+]
+_ops = st.sampled_from([Op.EQ, Op.NEQ, Op.GT, Op.GTE, Op.LT, Op.LTE, Op.IS_NULL, Op.IN, Op.NIN])
+
+
+@st.composite
+def _comparison(draw: st.DrawFn, columns: list[tuple[str, Any]]) -> Filter:
+    column, values = draw(st.sampled_from(columns))
+    op = draw(_ops)
+    if op is Op.IS_NULL:
+        return Compare(column, op, draw(st.booleans()))
+    if op in (Op.IN, Op.NIN):
+        return Compare(column, op, draw(st.lists(values, max_size=3)))
+    return Compare(column, op, draw(values))
+
+
+def _logic(leaves: st.SearchStrategy[Filter]) -> st.SearchStrategy[Filter]:
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.builds(lambda parts: AllOf(tuple(parts)), st.lists(inner, max_size=3)),
+            st.builds(lambda parts: AnyOf(tuple(parts)), st.lists(inner, max_size=3)),
+            st.builds(Negate, inner),
+        ),
+        max_leaves=6,
+    )
+
+
+_task_filters = _logic(_comparison(_TASK_COLUMNS))
+_filters = _logic(
+    st.one_of(_comparison(_RUN_COLUMNS), st.builds(lambda w: Related("task_runs", w), _task_filters))
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=_filters)
+def test_generated_filters_agree(tmp_path: Path, where: Filter) -> None:
+    fake, sqlite = make_store("fake", tmp_path), make_store("sqlite", tmp_path / "h")
+    try:
+        for made in (fake, sqlite):
+            with made.unit_of_work(write=True) as session:
+                session.delete("flow_run", MATCH_ALL)
+                session.delete("task_run", MATCH_ALL)
+            _seed_runs(made)
+        query = Select("flow_run", where=where, order_by=(Order("state_start_time"), Order("version")))
+        assert _ids(sqlite, query) == _ids(fake, query)
+    finally:
+        fake.close()
+        sqlite.close()
+
+
+def _seed_runs(store: RunStore) -> None:
+    with store.unit_of_work(write=True) as session:
+        for row in RUNS:
+            session.insert("flow_run", row)
+        for row in TASK_RUNS:
+            session.insert("task_run", row)
