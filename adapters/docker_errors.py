@@ -7,8 +7,9 @@ with an error (``RuntimeRequestFailed``, carrying the daemon's own explanation).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import docker.errors
 import requests
@@ -68,3 +69,26 @@ def is_not_found(exc: docker.errors.APIError) -> bool:
 
 def is_conflict(exc: docker.errors.APIError) -> bool:
     return exc.status_code == 409
+
+
+def pull_stream_error(line: Any) -> str | None:
+    """The error a line of a pull's progress stream reports (``errorDetail``/``error``)."""
+    if not isinstance(line, Mapping):
+        return None
+    detail = line.get("errorDetail")
+    if isinstance(detail, Mapping) and detail.get("message"):
+        return str(detail["message"])
+    error = line.get("error")
+    return str(error) if error else None
+
+
+def timed_out(exc: BaseException) -> bool:
+    # requests reports a read timeout as ReadTimeout before the answer's headers and as a
+    # ConnectionError around urllib3's ReadTimeoutError after them (the daemon sends the
+    # headers of a wait at once).
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.exceptions.ConnectionError) and isinstance(
+        cause, urllib3.exceptions.ReadTimeoutError
+    )

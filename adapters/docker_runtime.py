@@ -21,8 +21,6 @@ from typing import Any
 
 import docker
 import docker.errors
-import requests
-import urllib3.exceptions
 
 from dockyard.adapters.docker_client import negotiate_api_version
 from dockyard.adapters.docker_errors import (
@@ -30,6 +28,8 @@ from dockyard.adapters.docker_errors import (
     explanation,
     is_conflict,
     is_not_found,
+    pull_stream_error,
+    timed_out,
     translated,
     unavailable,
 )
@@ -98,7 +98,7 @@ class DockerContainerRuntime:
         try:
             self._ready()
             for line in self._api.pull(reference, stream=True, decode=True, auth_config=auth):
-                problem = _stream_error(line)
+                problem = pull_stream_error(line)
                 if problem:
                     raise PullFailed(f"Pulling image {reference} failed: {problem}")
         except docker.errors.APIError as exc:
@@ -199,7 +199,7 @@ class DockerContainerRuntime:
                 f"Cannot wait for container {container_id}: {explanation(exc)}"
             ) from exc
         except UNREACHABLE as exc:
-            if not _timed_out(exc):
+            if not timed_out(exc):
                 raise unavailable(exc) from exc
         return self.inspect_container(container_id)
 
@@ -258,25 +258,3 @@ class DockerContainerRuntime:
         finally:
             with contextlib.suppress(*UNREACHABLE):
                 stream.close()
-
-
-def _stream_error(line: Any) -> str | None:
-    if not isinstance(line, Mapping):
-        return None
-    detail = line.get("errorDetail")
-    if isinstance(detail, Mapping) and detail.get("message"):
-        return str(detail["message"])
-    error = line.get("error")
-    return str(error) if error else None
-
-
-def _timed_out(exc: BaseException) -> bool:
-    # requests reports a read timeout as ReadTimeout before the answer's headers and as a
-    # ConnectionError around urllib3's ReadTimeoutError after them (the daemon sends the
-    # headers of a wait at once).
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return True
-    cause = exc.args[0] if exc.args else None
-    return isinstance(exc, requests.exceptions.ConnectionError) and isinstance(
-        cause, urllib3.exceptions.ReadTimeoutError
-    )
