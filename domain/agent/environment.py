@@ -16,6 +16,7 @@ from dockyard.domain.agent.config import AgentConfig
 BACKEND = "server"
 CONTAINER_HOST = "host.docker.internal"
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+NOT_SECRET = frozenset({"PREFECT__CLOUD__USE_LOCAL_SECRETS"})  # a switch, named after secrets
 SEND_FLOW_RUN_LOGS = "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS"
 _URL = re.compile(
     r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?)(?P<host>\[[^\]/]*\]|[^:/?#\[\]]*)(?P<tail>(?::\d*)?(?:[/?#].*)?)",
@@ -92,7 +93,7 @@ def flow_run_env(
 
 def is_secret_key(name: str) -> bool:
     upper = name.upper()
-    return any(word in upper for word in SECRET_WORDS)
+    return upper not in NOT_SECRET and any(word in upper for word in SECRET_WORDS)
 
 
 def secret_keys(env: Mapping[str, str]) -> frozenset[str]:

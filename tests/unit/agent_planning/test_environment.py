@@ -155,6 +155,7 @@ def test_secret_keys_by_name() -> None:
             "AWS_CREDENTIALS": "c",
             "PATH": "/bin",
             "PREFECT__CLOUD__API": "u",
+            "PREFECT__CLOUD__USE_LOCAL_SECRETS": "false",
         }
     )
     assert keys == {

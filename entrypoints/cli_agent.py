@@ -1,0 +1,86 @@
+"""``dockyard agent``: the Docker agent's commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from dockyard.domain.agent.model import FlowInfo, FlowRun
+from dockyard.domain.agent.plan import plan_container, redacted
+from dockyard.domain.errors import DockyardError
+from dockyard.entrypoints.agent_options import agent_options, agent_overrides, config_file_option
+from dockyard.entrypoints.settings import resolve_agent_config
+
+PREVIEW_RUN_ID = "00000000-0000-0000-0000-000000000000"
+PREVIEW_FLOW_ID = "00000000-0000-0000-0000-000000000001"
+
+
+@click.group()
+def agent() -> None:
+    """Run flow runs as Docker containers."""
+
+
+def _run_config(text: str | None, image: str | None) -> dict[str, Any]:
+    run_config: dict[str, Any] = {}
+    if text:
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--run-config") from None
+        if not isinstance(parsed, dict):
+            raise click.BadParameter("must be a JSON object (a DockerRun)", param_hint="--run-config")
+        run_config = parsed
+    run_config.setdefault("type", "DockerRun")
+    if image:
+        run_config["image"] = image
+    return run_config
+
+
+@agent.command()
+@agent_options
+@click.option(
+    "--run-config",
+    "run_config_json",
+    metavar="JSON",
+    help="The run's DockerRun: image, env, labels, ports, host_config, command, timeout.",
+)
+@click.option("--image", help="The run config's image (shorthand for --run-config '{\"image\": ...}').")
+@click.option(
+    "--host-os",
+    type=click.Choice(["linux", "windows"]),
+    default="linux",
+    show_default=True,
+    help="The Docker daemon's OS.",
+)
+@click.option("--flow-run-name", default="flow-run", show_default=True)
+@click.option("--flow-name", default="flow", show_default=True)
+@click.option(
+    "--core-version", help="The flow's Prefect core version (decides the default image and command)."
+)
+@click.pass_context
+def plan(ctx: click.Context, /, **params: Any) -> None:
+    """Print the container this agent would create for a flow run, as JSON.
+
+    Nothing is contacted: neither Docker nor a backend. Secret environment values are
+    shown as <redacted>. A run the agent would refuse exits 1 with the reason.
+    """
+    run = FlowRun(
+        id=PREVIEW_RUN_ID,
+        name=params["flow_run_name"],
+        version=0,
+        state="Scheduled",
+        serialized_state={"type": "Scheduled"},
+        flow=FlowInfo(id=PREVIEW_FLOW_ID, name=params["flow_name"], core_version=params["core_version"]),
+        run_config=_run_config(params["run_config_json"], params["image"]),
+    )
+    host_os = params["host_os"]
+    try:
+        config = resolve_agent_config(
+            agent_overrides(ctx), config_file=config_file_option(ctx), host_os=host_os
+        )
+        container = plan_container(run, config, agent_id="preview", daemon_id="preview", host_os=host_os)
+    except DockyardError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(redacted(container), indent=2))

@@ -1,0 +1,281 @@
+"""Agent settings: flags, environment and config file resolved into one ``AgentConfig``.
+
+Precedence, highest first: command-line flags (or library keywords), ``DOCKYARD_AGENT_*``
+variables, Prefect's variables (``PREFECT__CLOUD__API``...), the TOML config file
+(``--config`` or ``DOCKYARD_AGENT_CONFIG``; keys are the option names with underscores),
+then defaults. ``resolve_agent_config`` is the one entry point, shared by the CLI and the
+library API; every error is a ``ConfigurationError`` saying which setting is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RegistryCredentials, RunPolicy
+from dockyard.domain.agent.image_policy import normalize_registry_host
+from dockyard.domain.agent.validation import validate_agent_config
+from dockyard.domain.errors import ConfigurationError
+from dockyard.entrypoints.settings_fields import AgentFields, PrefectFields
+
+ENV_PREFIX = "DOCKYARD_AGENT_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+# Option names (and the legacy singular forms) accepted for the library's plural keys.
+ALIASES = {
+    "label": "labels",
+    "env": "env_vars",
+    "volume": "volumes",
+    "allow_image": "allow_images",
+    "allow_device": "allow_devices",
+    "allow_bind_root": "allow_bind_roots",
+    "allow_runtime": "allow_runtimes",
+    "allow_network": "allow_networks",
+}
+_DEFAULT_PULL = "default"  # a layer that says "no_pull=False": the default pull behaviour
+
+
+class DockyardEnvironment(BaseSettings, AgentFields):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, case_sensitive=False, extra="forbid")
+
+
+class PrefectEnvironment(BaseSettings, PrefectFields):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+
+class _RawEnvSource(EnvSettingsSource):
+    """Hands each value over as the string it is: the fields read lists and maps in every
+    form Prefect and dockyard accept (JSON, Python literals, comma lists)."""
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        return value
+
+
+def resolve_agent_config(
+    overrides: Mapping[str, object],
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+    host_os: str | None = None,
+) -> AgentConfig:
+    """The agent's settings. ``overrides`` use ``DockerAgent``'s keyword names; None, an
+    empty collection, or a boolean at its default means "not given". ``host_os`` is the
+    OS volume specs are checked for (default: this machine's; the agent checks again
+    against the daemon's at start-up)."""
+    env = dict(os.environ if environ is None else environ)
+    path = config_file or env.get(CONFIG_ENV)
+    layers = [
+        _file_layer(path) if path else {},
+        _prefect_layer(env),
+        _dockyard_layer(env),
+        _override_layer(overrides),
+    ]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    config = _build(merged)
+    validate_agent_config(config, host_os=host_os or ("windows" if os.name == "nt" else "linux"))
+    return config
+
+
+# -- layers ------------------------------------------------------------------------------
+
+
+def _validated(model: type[BaseModel], raw: Mapping[str, Any], describe: Any) -> dict[str, Any]:
+    try:
+        values = model.model_validate(dict(raw)).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{describe(err['loc'][0]) if err['loc'] else ''}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid agent setting: {problems}") from None
+    return _normalised(values)
+
+
+def _file_layer(path: str) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the agent config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    if isinstance(data.get("agent"), dict):  # a shared file may keep the agent's keys in [agent]
+        data = data["agent"]
+    return _validated(AgentFields, _renamed(data), lambda key: f"{path}: {key}")
+
+
+def _prefect_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    return _validated(PrefectFields, _read_env(PrefectEnvironment, environ), str)
+
+
+def _dockyard_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    known = {ENV_PREFIX + name.upper() for name in [*AgentFields.model_fields, *ALIASES]} | {CONFIG_ENV}
+    unknown = sorted(
+        key for key in environ if key.upper().startswith(ENV_PREFIX) and key.upper() not in known
+    )
+    if unknown:
+        raise ConfigurationError(f"unknown agent setting(s) in the environment: {', '.join(unknown)}")
+    renamed = {_canonical_env_name(key): value for key, value in environ.items()}
+    raw = _read_env(DockyardEnvironment, renamed)
+    return _validated(AgentFields, raw, lambda key: ENV_PREFIX + str(key).upper())
+
+
+def _canonical_env_name(key: str) -> str:
+    name = key.upper().removeprefix(ENV_PREFIX).lower()
+    return (
+        ENV_PREFIX + ALIASES[name].upper() if key.upper().startswith(ENV_PREFIX) and name in ALIASES else key
+    )
+
+
+def _read_env(settings: type[BaseSettings], environ: Mapping[str, str]) -> dict[str, Any]:
+    source = _RawEnvSource(settings, case_sensitive=False)
+    source.env_vars = {key.lower(): value for key, value in environ.items()}
+    return dict(source())
+
+
+def _override_layer(overrides: Mapping[str, object]) -> dict[str, Any]:
+    given = {}
+    for key, value in _renamed(dict(overrides)).items():
+        default = AgentFields.model_fields[key].default if key in AgentFields.model_fields else None
+        if value is None or (isinstance(value, list | tuple | set | dict) and not value):
+            continue
+        if isinstance(value, bool) and value is default:
+            continue
+        given[key] = value
+    return _validated(AgentFields, given, str)
+
+
+def _renamed(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {ALIASES.get(key, key): value for key, value in values.items()}
+
+
+def _normalised(values: dict[str, Any]) -> dict[str, Any]:
+    """One layer in final terms: the legacy and negative switches folded into the
+    settings they stand for, within the layer, so a higher layer overrides them whole."""
+    if "network" in values:
+        values["networks"] = tuple(values.pop("network")) + tuple(values.get("networks") or ())
+    if "no_docker_interface" in values:
+        values["docker_interface"] = not values.pop("no_docker_interface")
+    if "send_flow_run_logs" in values:
+        values["no_cloud_logs"] = not values.pop("send_flow_run_logs")
+    if "no_pull" in values:
+        no_pull = values.pop("no_pull")
+        policy = values.get("pull_policy")
+        if no_pull and policy not in (None, PullPolicy.NEVER):
+            raise ConfigurationError(f"no_pull contradicts pull_policy {policy.value}")
+        values.setdefault("pull_policy", PullPolicy.NEVER if no_pull else _DEFAULT_PULL)
+    return values
+
+
+# -- the config --------------------------------------------------------------------------
+
+
+def _build(m: Mapping[str, Any]) -> AgentConfig:
+    tenant_id = m.get("tenant_id")
+    if tenant_id:
+        try:
+            uuid.UUID(tenant_id)
+        except ValueError:
+            raise ConfigurationError(f"the tenant id {tenant_id!r} must be a valid UUID") from None
+    policy = m.get("pull_policy")
+    return AgentConfig(
+        name=m.get("name") or "agent",
+        labels=tuple(sorted(set(m.get("labels") or ()))),
+        api_url=m.get("api") or DEFAULT_API,
+        api_key=m.get("key") or None,
+        tenant_id=tenant_id or None,
+        agent_config_id=m.get("agent_config_id") or None,
+        env_vars=dict(m.get("env_vars") or {}),
+        log_to_cloud=not m.get("no_cloud_logs", False),
+        logging_level=m.get("logging_level") or "INFO",
+        volumes=tuple(m.get("volumes") or ()),
+        networks=tuple(m.get("networks") or ()),
+        docker_interface=m.get("docker_interface", True),
+        working_dir=str(Path.cwd()),
+        home_dir=_home(),
+        pull_policy=None if policy == _DEFAULT_PULL else policy,
+        reg_allow_list=tuple(m.get("reg_allow_list") or ()),
+        allow_images=tuple(m.get("allow_images") or ()),
+        registry_credentials=load_registry_credentials(m["registry_auth_file"])
+        if m.get("registry_auth_file")
+        else (),
+        policy=RunPolicy(**{name: m[name] for name in RunPolicy.__dataclass_fields__ if name in m}),
+        base_url=m.get("base_url") or None,
+        docker_client_timeout=m.get("docker_client_timeout") or 60.0,
+        max_polls=m.get("max_polls"),
+        agent_address=normalize_agent_address(m["agent_address"]) if m.get("agent_address") else None,
+        show_flow_logs=m.get("show_flow_logs", False),
+        limit=m.get("limit"),
+        run_timeout=m.get("run_timeout"),
+        cancel_grace=m.get("cancel_grace", 30.0),
+        keep_containers=m.get("keep_containers", False),
+        log_level=m.get("log_level") or "INFO",
+    )
+
+
+def _home() -> str | None:
+    try:
+        return str(Path.home())
+    except RuntimeError:  # no HOME and no passwd entry: ~ cannot be expanded
+        return None
+
+
+def normalize_agent_address(text: str) -> str:
+    """``127.0.0.1:8080``, ``http://127.0.0.1:8080`` or ``:8080`` → ``http://HOST:PORT``; a
+    missing host binds loopback only."""
+    raw = text.strip() if "://" in text else "http://" + text.strip()
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = urlsplit("invalid://")
+    if parts.scheme != "http" or port is None or parts.path not in ("", "/") or parts.query:
+        raise ConfigurationError(f"--agent-address {text!r} must be [http://]HOST:PORT, e.g. 127.0.0.1:8080")
+    host = parts.hostname or "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def load_registry_credentials(path: str) -> tuple[RegistryCredentials, ...]:
+    """``{registry: {username, password}}`` from a JSON or TOML file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the registry auth file {path}: {exc.strerror}") from None
+    data = _parse_mapping(text, toml_first=path.endswith(".toml"))
+    if data is None:
+        raise ConfigurationError(f"the registry auth file {path} is neither JSON nor TOML")
+    credentials = []
+    for registry, login in data.items():
+        if (
+            not isinstance(login, dict)
+            or not isinstance(login.get("username"), str)
+            or not isinstance(login.get("password"), str)
+        ):
+            raise ConfigurationError(f"{path}: {registry!r} needs a username and a password")
+        credentials.append(
+            RegistryCredentials(normalize_registry_host(registry), login["username"], login["password"])
+        )
+    return tuple(credentials)
+
+
+def _parse_mapping(text: str, *, toml_first: bool) -> dict[str, Any] | None:
+    parsers = [tomllib.loads, json.loads] if toml_first else [json.loads, tomllib.loads]
+    for parse in parsers:
+        try:
+            data = parse(text)
+        except ValueError:
+            continue
+        return data if isinstance(data, dict) else None
+    return None
