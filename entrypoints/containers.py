@@ -1,17 +1,20 @@
 """The composition root: the one dependency-injector container that wires dockyard.
 
-Sub-containers group the providers of each application (the agent, the embedded server,
-the run client); this module is the only place that knows how they fit together. An
-embedding program or a test overrides any provider (``container.agent.runtime.override(...)``).
+Sub-containers group the providers of each application (the agent, the embedded server);
+this module is the only place that knows how they fit together. An embedding program or a
+test overrides any provider (``container.agent.runtime.override(...)``).
 """
 
 from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from dockyard.entrypoints.agent_container import AgentContainer
 from dockyard.entrypoints.server_container import ServerContainer
 
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
+
+    agent = providers.Container(AgentContainer)
     server = providers.Container(ServerContainer, config=config.server)

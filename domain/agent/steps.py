@@ -1,0 +1,47 @@
+"""The deployment steps of a real agent: the planner, pull policy, registry credentials and
+container names, bound to its config and to who it is (agent id, daemon)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dockyard.domain.agent.agent import AgentIdentity
+from dockyard.domain.agent.config import AgentConfig, RegistryCredentials
+from dockyard.domain.agent.deploy import DeploySteps
+from dockyard.domain.agent.image_policy import normalize_registry_host
+from dockyard.domain.agent.images import parse_image_reference, should_pull
+from dockyard.domain.agent.model import ContainerPlan, FlowRun
+from dockyard.domain.agent.naming import name_candidates
+from dockyard.domain.agent.plan import plan_container
+from dockyard.ports.container_runtime import ContainerRuntime
+
+
+def credentials_for(image: str, known: Sequence[RegistryCredentials]) -> RegistryCredentials | None:
+    """The operator-given login for the image's registry, if any (else the daemon host's
+    own Docker config applies)."""
+    registry = parse_image_reference(image).registry
+    for credentials in known:
+        if normalize_registry_host(credentials.registry) == registry:
+            return credentials
+    return None
+
+
+def default_steps(config: AgentConfig, runtime: ContainerRuntime, identity: AgentIdentity) -> DeploySteps:
+    def plan(run: FlowRun) -> ContainerPlan:
+        return plan_container(
+            run,
+            config,
+            agent_id=identity.agent_id,
+            daemon_id=identity.daemon.id,
+            host_os=identity.daemon.os_type,
+        )
+
+    def needs_pull(plan: ContainerPlan, present: bool) -> bool:
+        return should_pull(plan.image, config.pull_policy, present)
+
+    def pull(image: str) -> None:
+        runtime.pull_image(image, credentials_for(image, config.registry_credentials))
+
+    return DeploySteps(
+        plan=plan, needs_pull=needs_pull, pull=pull, names=name_candidates, agent_name=config.name
+    )

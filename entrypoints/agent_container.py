@@ -1,0 +1,78 @@
+"""The agent's providers in the composition root.
+
+Gateways (the Docker client, the HTTP session) are Resources, so ``shutdown_resources()``
+closes them; adapters are Singletons; the Agent use case is built from them. An embedding
+program overrides any of them, e.g. ``container.agent.runtime.override(my_runtime)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import docker
+import requests
+from dependency_injector import containers, providers
+
+from dockyard.adapters.docker_client import build_docker_client
+from dockyard.adapters.docker_runtime import DockerContainerRuntime
+from dockyard.adapters.graphql_backend import GraphQLBackend
+from dockyard.adapters.graphql_transport import GraphQLTransport
+from dockyard.adapters.stdout_output import StdoutFlowOutput
+from dockyard.adapters.system_clock import SystemClock
+from dockyard.domain.agent.agent import Agent, AgentIdentity
+from dockyard.domain.agent.config import AgentConfig
+from dockyard.domain.agent.deploy import DeploySteps
+from dockyard.domain.agent.steps import default_steps
+from dockyard.ports.container_runtime import ContainerRuntime
+
+
+def _docker_client(config: AgentConfig) -> Iterator[docker.DockerClient]:
+    client = build_docker_client(config.base_url, config.docker_client_timeout)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _http_session() -> Iterator[requests.Session]:
+    session = requests.Session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _steps_factory(config: AgentConfig, runtime: ContainerRuntime) -> Callable[[AgentIdentity], DeploySteps]:
+    return lambda identity: default_steps(config, runtime, identity)
+
+
+class AgentContainer(containers.DeclarativeContainer):
+    config = providers.Dependency(instance_of=AgentConfig)
+
+    # Gateways
+    docker_client = providers.Resource(_docker_client, config=config)
+    http_session = providers.Resource(_http_session)
+
+    # Adapters
+    clock = providers.Singleton(SystemClock)
+    runtime = providers.Singleton(DockerContainerRuntime, client=docker_client)
+    transport = providers.Singleton(
+        GraphQLTransport,
+        session=http_session,
+        url=config.provided.api_url,
+        api_key=config.provided.api_key,
+    )
+    backend = providers.Singleton(GraphQLBackend, transport=transport, tenant_id=config.provided.tenant_id)
+    output = providers.Singleton(StdoutFlowOutput)
+
+    # Use cases
+    steps_factory = providers.Factory(_steps_factory, config=config, runtime=runtime)
+    agent = providers.Singleton(
+        Agent,
+        config=config,
+        backend=backend,
+        runtime=runtime,
+        clock=clock,
+        steps_factory=steps_factory,
+        output=output,
+    )
