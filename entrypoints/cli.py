@@ -7,6 +7,7 @@ from importlib.metadata import version
 import click
 
 from dockyard.entrypoints.cli_agent import agent
+from dockyard.entrypoints.cli_agent_start import start as agent_start
 from dockyard.entrypoints.cli_run import run
 from dockyard.entrypoints.cli_server import server
 
@@ -25,6 +26,7 @@ def cli() -> None:
 cli.add_command(server)
 cli.add_command(run)
 cli.add_command(agent)
+agent.add_command(agent_start)
 
 
 def main() -> None:
