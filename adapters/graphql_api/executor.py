@@ -36,6 +36,24 @@ from dockyard.domain.server.service import ServerService
 log = logging.getLogger(__name__)
 
 MAX_TOKENS = 100_000  # a parser bound: no document a client sends comes near it
+MAX_DEPTH = 12  # relationship chains resolve row by row; clients nest 4 deep at most
+
+
+def _depth(document: DocumentNode) -> int:
+    """The deepest nesting of selection sets in the document."""
+
+    def nested(selections: Any) -> int:
+        deepest = 0
+        for selection in selections or ():
+            inner = getattr(selection, "selection_set", None)
+            if inner is not None:
+                deepest = max(deepest, nested(inner.selections))
+        return deepest + 1
+
+    return max(
+        (nested(d.selection_set.selections) for d in document.definitions if hasattr(d, "selection_set")),
+        default=0,
+    )
 
 
 def load_schema() -> GraphQLSchema:
@@ -67,11 +85,16 @@ class GraphQLApi:
     def _prepare_uncached(self, query: str) -> _Prepared:
         try:
             document = parse(query, max_tokens=MAX_TOKENS)
+            problems = validate(self.schema, document)
         except GraphQLError as exc:
             return _Prepared(None, (_format(exc, "GRAPHQL_PARSE_FAILED"),))
-        problems = validate(self.schema, document)
+        except RecursionError:
+            return _Prepared(None, (error("The document is nested too deeply.", "GRAPHQL_PARSE_FAILED"),))
         if problems:
             return _Prepared(None, tuple(_format(p, "GRAPHQL_VALIDATION_FAILED") for p in problems))
+        if _depth(document) > MAX_DEPTH:
+            message = f"The document nests selections deeper than {MAX_DEPTH} levels."
+            return _Prepared(None, (error(message, "GRAPHQL_VALIDATION_FAILED"),))
         return _Prepared(document, ())
 
     def execute(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -69,6 +70,14 @@ class GraphQLWsgiApp:
                 status, body = "200 OK", self._api.execute(query, variables, operation_name, _caller(environ))
         except _Refused as refused:
             status, body = refused.status, {"errors": [error(str(refused), refused.code)]}
+        except Exception:  # a fault of ours: say so in GraphQL's shape, never a bare 500 page
+            log.exception("unexpected error serving %s %s", method, path)
+            status = "200 OK"
+            body = {
+                "errors": [
+                    error("Internal server error; the server log has the details.", "INTERNAL_SERVER_ERROR")
+                ]
+            }
         payload = json.dumps(body).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         if status.startswith("405"):
@@ -106,7 +115,7 @@ class GraphQLWsgiApp:
         raw = self._read_body(environ)
         try:
             request = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise _Refused(
                 "400 Bad Request", "Malformed request: the body is not valid JSON.", "BAD_REQUEST"
             ) from None
@@ -120,7 +129,7 @@ class GraphQLWsgiApp:
         if isinstance(variables, str):  # Prefect 1.x double-encodes its variables
             try:
                 variables = json.loads(variables)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise _Refused(
                     "400 Bad Request",
                     "Malformed request: 'variables' is a string that is not valid JSON.",
@@ -165,7 +174,10 @@ def _caller(environ: dict[str, Any]) -> Caller:
     return Caller(agent_id=agent_id, core_version=environ.get("HTTP_X_PREFECT_CORE_VERSION"))
 
 
+_FIRST_FIELD = re.compile(r"\{\s*([_A-Za-z][_0-9A-Za-z]*)")
+
+
 def _first_field(query: str) -> str:
     # For the request log only: the first field name after the first brace.
-    body = query.partition("{")[2].strip()
-    return body.split("(", 1)[0].split("{", 1)[0].split()[0] if body else "-"
+    found = _FIRST_FIELD.search(query[:2000])
+    return found.group(1) if found else "-"

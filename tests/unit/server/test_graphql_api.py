@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dockyard.adapters.graphql_api.executor import GraphQLApi
 from dockyard.adapters.graphql_api.wsgi import GraphQLWsgiApp
@@ -356,3 +358,29 @@ def test_documents_are_parsed_once(api: GraphQLWsgiApp) -> None:
         data(api, "query { hello }")
     after = api._api.cache_info()
     assert after.hits - before.hits >= 4 and after.misses - before.misses <= 1
+
+
+def test_deep_or_huge_documents_are_refused_cleanly(api: GraphQLWsgiApp) -> None:
+    deep = "{ flow_run { " + "flow { flow_runs { " * 8 + "id" + " } }" * 8 + " } }"
+    (problem,) = errors(api, deep)
+    assert "deeper than" in problem["message"]
+    nested = b'{"query": "{ hello }", "variables": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    status, body = call(api, body=nested)
+    assert status == 400 and body["errors"]
+    braces = json.dumps({"query": "{" * 30_000}).encode()
+    status, body = call(api, body=braces)
+    assert status < 500 and body["errors"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    query=st.one_of(
+        st.text(max_size=200), st.sampled_from(["{ hello }", "mutation { x }", "{ flow_run { id } }"])
+    ),
+    variables=st.one_of(st.none(), st.text(max_size=50), st.dictionaries(st.text(max_size=5), st.integers())),
+)
+def test_no_input_makes_the_server_fail(api: GraphQLWsgiApp, query: str, variables: Any) -> None:
+    status, body = call(api, body=json.dumps({"query": query, "variables": variables}).encode())
+    assert status < 500
+    assert body.get("errors") or "data" in body
+    assert all(e["extensions"]["code"] != "INTERNAL_SERVER_ERROR" for e in body.get("errors", []))
