@@ -9,23 +9,21 @@ library API; every error is a ``ConfigurationError`` saying which setting is wro
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RegistryCredentials, RunPolicy
-from dockyard.domain.agent.image_policy import normalize_registry_host
+from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RunPolicy
 from dockyard.domain.agent.validation import validate_agent_config
 from dockyard.domain.errors import ConfigurationError
+from dockyard.entrypoints.registry_auth import load_registry_credentials
 from dockyard.entrypoints.settings_fields import AgentFields, PrefectFields
 
 ENV_PREFIX = "DOCKYARD_AGENT_"
@@ -214,7 +212,7 @@ def _build(m: Mapping[str, Any]) -> AgentConfig:
         base_url=m.get("base_url") or None,
         docker_client_timeout=m.get("docker_client_timeout") or 60.0,
         max_polls=m.get("max_polls"),
-        agent_address=normalize_agent_address(m["agent_address"]) if m.get("agent_address") else None,
+        agent_address=m.get("agent_address") or None,
         show_flow_logs=m.get("show_flow_logs", False),
         limit=m.get("limit"),
         run_timeout=m.get("run_timeout"),
@@ -229,53 +227,3 @@ def _home() -> str | None:
         return str(Path.home())
     except RuntimeError:  # no HOME and no passwd entry: ~ cannot be expanded
         return None
-
-
-def normalize_agent_address(text: str) -> str:
-    """``127.0.0.1:8080``, ``http://127.0.0.1:8080`` or ``:8080`` → ``http://HOST:PORT``; a
-    missing host binds loopback only."""
-    raw = text.strip() if "://" in text else "http://" + text.strip()
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError:
-        port = None
-        parts = urlsplit("invalid://")
-    if parts.scheme != "http" or port is None or parts.path not in ("", "/") or parts.query:
-        raise ConfigurationError(f"--agent-address {text!r} must be [http://]HOST:PORT, e.g. 127.0.0.1:8080")
-    host = parts.hostname or "127.0.0.1"
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
-
-
-def load_registry_credentials(path: str) -> tuple[RegistryCredentials, ...]:
-    """``{registry: {username, password}}`` from a JSON or TOML file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read the registry auth file {path}: {exc.strerror}") from None
-    data = _parse_mapping(text, toml_first=path.endswith(".toml"))
-    if data is None:
-        raise ConfigurationError(f"the registry auth file {path} is neither JSON nor TOML")
-    credentials = []
-    for registry, login in data.items():
-        if (
-            not isinstance(login, dict)
-            or not isinstance(login.get("username"), str)
-            or not isinstance(login.get("password"), str)
-        ):
-            raise ConfigurationError(f"{path}: {registry!r} needs a username and a password")
-        credentials.append(
-            RegistryCredentials(normalize_registry_host(registry), login["username"], login["password"])
-        )
-    return tuple(credentials)
-
-
-def _parse_mapping(text: str, *, toml_first: bool) -> dict[str, Any] | None:
-    parsers = [tomllib.loads, json.loads] if toml_first else [json.loads, tomllib.loads]
-    for parse in parsers:
-        try:
-            data = parse(text)
-        except ValueError:
-            continue
-        return data if isinstance(data, dict) else None
-    return None

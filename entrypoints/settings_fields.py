@@ -13,6 +13,7 @@ import ast
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -68,6 +69,25 @@ def _env_map(value: Any) -> dict[str, str] | None:
     return {str(key): str(item) for key, item in value.items()}
 
 
+def normalize_agent_address(text: str) -> str:
+    """``127.0.0.1:8080``, ``http://127.0.0.1:8080`` or ``:8080`` → ``http://HOST:PORT``; a
+    missing host binds loopback only (Prefect 1 needed the scheme and bound everything)."""
+    raw = text.strip() if "://" in text else "http://" + text.strip()
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        parts, port = urlsplit("invalid://"), None
+    if parts.scheme != "http" or port is None or parts.path not in ("", "/") or parts.query:
+        raise ValueError(f"--agent-address {text!r} must be [http://]HOST:PORT, e.g. 127.0.0.1:8080")
+    host = parts.hostname or "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _address(value: Any) -> str | None:
+    return normalize_agent_address(str(value)) if value else None
+
+
 def _size(value: Any) -> int | None:
     return None if value is None else parse_size(value)
 
@@ -91,6 +111,7 @@ Specs = Annotated[tuple[str, ...] | None, BeforeValidator(_specs)]
 EnvMap = Annotated[dict[str, str] | None, BeforeValidator(_env_map)]
 Size = Annotated[int | None, BeforeValidator(_size)]
 Level = Annotated[str | None, BeforeValidator(_level)]
+Address = Annotated[str | None, BeforeValidator(_address)]
 Policy = Annotated[PullPolicy | None, BeforeValidator(_pull_policy)]
 
 
@@ -107,7 +128,7 @@ class AgentFields(BaseModel):
     labels: Names = None
     env_vars: EnvMap = None
     max_polls: int | None = None
-    agent_address: str | None = None
+    agent_address: Address = None
     no_cloud_logs: bool | None = False
     log_level: Level = None
     logging_level: Level = None
@@ -157,7 +178,7 @@ class PrefectFields(BaseModel):
     name: str | None = Field(None, validation_alias="PREFECT__CLOUD__AGENT__NAME")
     labels: Names = Field(None, validation_alias="PREFECT__CLOUD__AGENT__LABELS")
     log_level: Level = Field(None, validation_alias="PREFECT__CLOUD__AGENT__LEVEL")
-    agent_address: str | None = Field(None, validation_alias="PREFECT__CLOUD__AGENT__AGENT_ADDRESS")
+    agent_address: Address = Field(None, validation_alias="PREFECT__CLOUD__AGENT__AGENT_ADDRESS")
     env_vars: EnvMap = Field(None, validation_alias="PREFECT__CLOUD__AGENT__ENV_VARS")
     send_flow_run_logs: bool | None = Field(None, validation_alias="PREFECT__CLOUD__SEND_FLOW_RUN_LOGS")
     base_url: str | None = Field(None, validation_alias="PREFECT__CONTEXT__BASE_URL")

@@ -9,7 +9,7 @@ from dockyard.domain.agent.config import AgentConfig, RunPolicy
 from dockyard.domain.agent.environment import url_host
 from dockyard.domain.agent.image_policy import parse_image_pattern, parse_registry_entry
 from dockyard.domain.agent.networks import NETWORK_NAME, validate_networks
-from dockyard.domain.agent.run_config import env_key
+from dockyard.domain.agent.run_config import env_key, env_value
 from dockyard.domain.agent.volumes import is_absolute, parse_volume_specs
 from dockyard.domain.errors import ConfigurationError, RunRefused
 
@@ -26,9 +26,9 @@ def validate_agent_config(config: AgentConfig, *, host_os: str = "linux") -> Non
         raise ConfigurationError("agent labels must not be empty")
     if not re.match(r"https?://", config.api_url) or not url_host(config.api_url):
         raise ConfigurationError(f"--api {config.api_url!r} is not an http(s) URL")
-    for key in config.env_vars:
+    for key, value in config.env_vars.items():
         try:
-            env_key(key)
+            env_value(env_key(key), value)
         except RunRefused as exc:
             raise ConfigurationError(f"--env: {exc}") from None
     for level, option in (

@@ -11,7 +11,8 @@ import pytest
 
 from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RegistryCredentials
 from dockyard.domain.errors import ConfigurationError
-from dockyard.entrypoints.settings import normalize_agent_address, resolve_agent_config
+from dockyard.entrypoints.settings import resolve_agent_config
+from dockyard.entrypoints.settings_fields import normalize_agent_address
 
 TENANT = "3a2c9d2e-0000-4000-8000-000000000001"
 
@@ -246,8 +247,10 @@ def test_agent_address_with_or_without_a_scheme(text: str, address: str) -> None
 
 @pytest.mark.parametrize("text", ["127.0.0.1", "https://127.0.0.1:8080", "host:port", "h:1/path", "h:99999"])
 def test_bad_agent_addresses(text: str) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ValueError, match="HOST:PORT"):
         normalize_agent_address(text)
+    with pytest.raises(ConfigurationError, match="--agent-address"):
+        resolve({"agent_address": text})
 
 
 def test_registry_auth_file_in_json_and_toml(tmp_path: Path) -> None:

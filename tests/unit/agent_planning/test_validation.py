@@ -48,6 +48,7 @@ def test_a_full_valid_config_passes() -> None:
         ({"api_url": "ftp://x"}, "--api"),
         ({"api_url": "localhost:4200"}, "--api"),
         ({"env_vars": {"A=B": "x"}}, "--env"),
+        ({"env_vars": {"A": "x\x00y"}}, "--env"),
         ({"log_level": "LOUD"}, "--log-level"),
         ({"limit": 0}, "--limit"),
         ({"run_timeout": 0}, "--run-timeout"),
