@@ -14,7 +14,7 @@ import click
 from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
 from dockyard.domain.errors import DockyardError
-from dockyard.entrypoints.server_container import ServerContainer
+from dockyard.entrypoints.containers import Container
 
 log = logging.getLogger("dockyard.server")
 
@@ -137,10 +137,14 @@ def start(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     path = (db_path or default_db_path()).expanduser().resolve()
-    container = ServerContainer()
-    container.config.from_dict(
-        {"db_path": str(path), "api_key": _read_key(api_key, api_key_file), "max_body_size": max_body_size}
-    )
+    settings = {
+        "db_path": str(path),
+        "api_key": _read_key(api_key, api_key_file),
+        "max_body_size": max_body_size,
+    }
+    root = Container()
+    root.config.from_dict({"server": settings})
+    container = root.server  # only the server's resources are started
     try:
         container.init_resources()
         container.service().tenancy.ensure_default_tenant()
@@ -150,7 +154,7 @@ def start(
         container.shutdown_resources()
         raise click.ClickException(str(exc)) from exc
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    auth = "API key required" if container.config.api_key() else "no API key"
+    auth = "API key required" if settings["api_key"] else "no API key"
     log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), path, auth)
     try:
         api.run()
