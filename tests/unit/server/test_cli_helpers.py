@@ -1,0 +1,69 @@
+"""Pure parts of the server and run commands: listen addresses, run configs, defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from dockyard.adapters.graphql_api.serving import interface_address, listen_hosts
+from dockyard.entrypoints.cli_run import docker_run_config, parse_command, parse_env
+from dockyard.entrypoints.cli_server import default_db_path
+
+
+def test_interface_addresses_come_from_the_kernel() -> None:
+    assert interface_address("lo") == "127.0.0.1"
+    assert interface_address("no-such-if0") is None
+
+
+def test_listen_hosts_add_the_bridge_only_when_asked_and_never_the_wildcard() -> None:
+    assert listen_hosts(["127.0.0.1", "127.0.0.1"], docker_bridge=False) == ["127.0.0.1"]
+    with_bridge = listen_hosts(["127.0.0.1"], docker_bridge=True)
+    bridge = interface_address("docker0")
+    assert with_bridge == (["127.0.0.1", bridge] if bridge else ["127.0.0.1"])
+    assert "0.0.0.0" not in with_bridge
+    assert listen_hosts(["0.0.0.0"], docker_bridge=True) == ["0.0.0.0"]  # already covers docker0
+
+
+def test_the_database_lives_in_the_users_data_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_db_path() == tmp_path / "dockyard" / "dockyard.db"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_db_path() == tmp_path / ".local" / "share" / "dockyard" / "dockyard.db"
+
+
+def test_commands_are_a_shell_line_or_an_exact_argv() -> None:
+    assert parse_command("echo hi && exit 3") == "echo hi && exit 3"
+    assert parse_command('["echo", "a b"]') == ["echo", "a b"]
+    assert parse_command("[]") == "[]" and parse_command("[1, 2]") == "[1, 2]" and parse_command("42") == "42"
+
+
+def test_run_configs_merge_extra_keys_under_the_explicit_options() -> None:
+    config = docker_run_config(
+        image="img:1",
+        command=None,
+        env=["A=1"],
+        labels=["z", "a", "z"],
+        timeout=None,
+        extra='{"image": "other", "env": {"B": "2", "A": "0"}, "ports": [8080]}',
+    )
+    assert config == {
+        "type": "DockerRun",
+        "image": "img:1",
+        "labels": ["a", "z"],
+        "env": {"A": "1", "B": "2"},
+        "ports": [8080],
+        "__version__": "1.4.1",
+    }
+    assert (
+        docker_run_config(image="i", command=None, env=[], labels=[], timeout=5.0, extra=None)["env"] is None
+    )
+    with pytest.raises(click.BadParameter):
+        docker_run_config(image="i", command=None, env=[], labels=[], timeout=None, extra="[1]")
+    with pytest.raises(click.BadParameter):
+        parse_env(["NOVALUE"])
+    assert parse_env(["A=b=c", "E="]) == {"A": "b=c", "E": ""}
