@@ -13,6 +13,7 @@ from dockyard.domain.agent.images import parse_image_reference, should_pull
 from dockyard.domain.agent.model import ContainerPlan, FlowRun
 from dockyard.domain.agent.naming import name_candidates
 from dockyard.domain.agent.plan import plan_container
+from dockyard.domain.agent.validation import validate_agent_config
 from dockyard.ports.container_runtime import ContainerRuntime
 
 
@@ -27,6 +28,10 @@ def credentials_for(image: str, known: Sequence[RegistryCredentials]) -> Registr
 
 
 def default_steps(config: AgentConfig, runtime: ContainerRuntime, identity: AgentIdentity) -> DeploySteps:
+    # The settings were checked against this machine's OS; volume specs must suit the
+    # daemon's, which may differ (a remote Windows daemon). Raises ConfigurationError.
+    validate_agent_config(config, host_os=identity.daemon.os_type)
+
     def plan(run: FlowRun) -> ContainerPlan:
         return plan_container(
             run,

@@ -17,6 +17,7 @@ import pytest
 
 from support.agent_process import AgentProcess, wait_until
 from support.docker_env import SESSION_LABELS
+from support.dockyard_cli import dockyard_run
 from support.prefect_client import prefect_env, run_python
 from support.server_process import ServerProcess, running_server
 
@@ -36,17 +37,6 @@ def agents(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[list[
     yield started
     for agent in started:
         agent.cleanup(docker_client)
-
-
-def dockyard_run(server: ServerProcess, *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [str(DOCKYARD), "run", *args, "--api", server.url, "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 def test_a_run_becomes_a_container_with_the_agents_env_labels_mounts_and_networks(
@@ -70,13 +60,13 @@ def test_a_run_becomes_a_container_with_the_agents_env_labels_mounts_and_network
         ).start()  # fmt: skip
         agents.append(agent)
         created = dockyard_run(
-            server, "create", "--image", image, "--label", label, "--name", "e2e-otter",
+            server.url, "create", "--image", image, "--label", label, "--name", "e2e-otter",
             "--env", "RUN_SETTING=yes", "--command", "cat /data/hello.txt; sleep 60",
         )  # fmt: skip
         run_id = created["id"]
 
         container = wait_until(lambda: (agent.containers(docker_client) or [None])[0], what="the container")
-        wait_until(lambda: dockyard_run(server, "show", run_id)["state"] == "Submitted", what="Submitted")
+        wait_until(lambda: dockyard_run(server.url, "show", run_id)["state"] == "Submitted", what="Submitted")
         container.reload()
         attrs = container.attrs
         env = dict(item.split("=", 1) for item in attrs["Config"]["Env"])
@@ -165,7 +155,7 @@ def test_a_real_prefect_flow_runs_to_success_in_the_prefect_image(
     deadline = time.monotonic() + 120
     run: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        run = dockyard_run(server, "show", ids["run_id"])
+        run = dockyard_run(server.url, "show", ids["run_id"])
         if run["state"] in ("Success", "Failed", "Cancelled"):
             break
         time.sleep(0.5)
