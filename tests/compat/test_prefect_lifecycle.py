@@ -72,6 +72,15 @@ run_id = client.create_flow_run(flow_id=flows[0].id, parameters={"n": int(sys.ar
 print(json.dumps({"flow_id": flows[0].id, "run_id": run_id}))
 """
 
+VIEWS = """
+import json, sys
+from prefect.backend import FlowRunView, FlowView
+run = FlowRunView.from_flow_run_id(sys.argv[1])
+flow = FlowView.from_flow_id(sys.argv[2])
+print(json.dumps({"state": type(run.state).__name__, "task_runs": len(run.get_all_task_runs()),
+                  "flow": flow.name, "has_logs": len(run.get_logs()) > 0}))
+"""
+
 RUN_QUERY = """
 query($id: uuid!) {
   flow_run_by_pk(id: $id) {
@@ -133,6 +142,9 @@ def test_flow_register_agent_and_flow_runner_reach_success(
     assert [t["state"] for t in mapped] == ["Mapped", "Success", "Success", "Success"]
     assert by_slug["total-1"][0]["name"] == "total-[1, 2, 3]"
     assert all(t["state"] == "Success" for t in by_slug["total-1"] + by_slug["n"])
+    # Prefect's own read views (used by `prefect run` and the run-a-flow tasks) agree.
+    view = json.loads(run_python(VIEWS, env, ids["run_id"], ids["flow_id"]).strip().splitlines()[-1])
+    assert view == {"state": "Success", "task_runs": 7, "flow": "compat-flow", "has_logs": True}
 
 
 def test_prefect_register_cli_path_reaches_success(dockyard_server: ServerProcess, tmp_path: Path) -> None:
