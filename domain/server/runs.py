@@ -8,7 +8,7 @@ work so no poller ever sees half a run.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dockyard.domain.server.context import ANONYMOUS, Caller, Dependencies
@@ -16,7 +16,7 @@ from dockyard.domain.server.errors import InvalidInput, NotFound
 from dockyard.domain.server.filters import Compare, Op, Order, Row, Select, all_of, eq
 from dockyard.domain.server.lookup import by_id, first, require
 from dockyard.domain.server.resolution import run_config, run_labels, run_parameters
-from dockyard.domain.server.timestamps import normalise
+from dockyard.domain.server.timestamps import normalise, parse
 from dockyard.domain.server.transitions import derived_columns, flow_run_write, history_row
 from dockyard.domain.states import FINISHED_STATES, RUNNING_STATES, state_document
 
@@ -37,7 +37,6 @@ class NewFlowRun:
     scheduled_start_time: str | None = None
     idempotency_key: str | None = None
     name: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class FlowRuns:
@@ -84,8 +83,7 @@ class FlowRuns:
             session.insert("flow_run", run)
             for task in session.select(Select("task", where=eq("flow_id", flow["id"]))):
                 self._insert_task_run(session, run, task, now)
-            scheduled = state_document("Scheduled", "Flow run scheduled.", start_time=None)
-            scheduled["start_time"] = start
+            scheduled = state_document("Scheduled", "Flow run scheduled.", start_time=parse(start))
             self._write(session, run, scheduled, ANONYMOUS, now)
             return str(run["id"])
 

@@ -12,6 +12,7 @@ from dockyard.domain.server.errors import AlreadySubmitted, InvalidInput, NotFou
 from dockyard.domain.server.filters import Order, Row, Select, eq
 from dockyard.domain.server.runs import NewFlowRun
 from dockyard.domain.server.service import ServerService
+from dockyard.domain.server.timestamps import normalise
 from dockyard.ports.run_store import RunStore
 from support.stores import FakeClock, service_on, store
 
@@ -54,7 +55,7 @@ def test_a_new_run_is_scheduled_with_pending_task_runs(store: RunStore) -> None:
     row = _row(service, "flow_run", run)
     assert (row["state"], row["version"], row["state_message"]) == ("Scheduled", 1, "Flow run scheduled.")
     assert row["state_start_time"] == row["scheduled_start_time"] == "2026-03-01T12:00:00.000000+00:00"
-    assert row["serialized_state"]["start_time"] == row["state_start_time"]
+    assert normalise(row["serialized_state"]["start_time"]) == row["state_start_time"]
     task_runs = _task_runs(service, run)
     assert [(t["map_index"], t["state"], t["version"]) for t in task_runs] == [(-1, "Pending", 1)] * 2
     assert task_runs[0]["serialized_state"] == {"type": "Pending", "message": "Task run created"}
