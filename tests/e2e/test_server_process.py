@@ -212,3 +212,18 @@ def test_help_explains_the_commands() -> None:
     )
     for words in ("--host", "--docker-bridge", "--api-key", "--db", "/health", "SQLite"):
         assert words in out.stdout
+
+
+def test_a_killed_server_keeps_every_answered_write(tmp_path: Path) -> None:
+    db = tmp_path / "killed.db"
+    server = start_server(db)
+    try:
+        runs = _seed(server, 5)
+        for run in runs:
+            server.data(SUBMIT, {"input": {"states": [{"flow_run_id": run, "state": {"type": "Submitted"}}]}})
+    finally:
+        server.process.kill()  # no clean shutdown: what was answered must already be on disk
+        server.process.wait(10)
+    with running_server(db) as again:
+        states = again.data("{ flow_run { id state } }")["flow_run"]
+    assert sorted((s["id"], s["state"]) for s in states) == sorted((run, "Submitted") for run in runs)
