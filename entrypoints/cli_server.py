@@ -94,10 +94,10 @@ def server() -> None:
 )
 @click.option(
     "--threads",
-    default=8,
+    default=16,
     show_default=True,
-    type=click.IntRange(1, 256),
-    help="Worker threads serving requests.",
+    type=click.IntRange(2, 256),
+    help="Worker threads serving requests; agents waiting for queue changes may hold up to half.",
 )
 @click.option(
     "--max-body-size",
@@ -141,6 +141,7 @@ def start(
         "db_path": str(path),
         "api_key": _read_key(api_key, api_key_file),
         "max_body_size": max_body_size,
+        "max_listeners": max(1, threads // 2),
     }
     root = Container()
     root.config.from_dict({"server": settings})

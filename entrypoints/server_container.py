@@ -17,6 +17,7 @@ from dockyard.adapters.graphql_api.executor import GraphQLApi
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY, GraphQLWsgiApp
 from dockyard.adapters.sqlite import SqliteRunStore
 from dockyard.domain.server.context import Dependencies
+from dockyard.domain.server.notifications import QueueSignal
 from dockyard.domain.server.service import ServerService
 
 
@@ -37,14 +38,17 @@ def open_store(path: str | Path) -> Iterator[SqliteRunStore]:
 
 
 class ServerContainer(containers.DeclarativeContainer):
-    config = providers.Configuration(default={"api_key": None, "max_body_size": DEFAULT_MAX_BODY})
+    config = providers.Configuration(
+        default={"api_key": None, "max_body_size": DEFAULT_MAX_BODY, "max_listeners": 8}
+    )
 
     # Gateways
     clock = providers.Singleton(SystemClock)
     store = providers.Resource(open_store, path=config.db_path)
 
     # Use cases
-    deps = providers.Singleton(Dependencies, store=store, clock=clock)
+    queue_signal = providers.Singleton(QueueSignal, max_waiters=config.max_listeners.as_(int))
+    deps = providers.Singleton(Dependencies, store=store, clock=clock, queue_signal=queue_signal)
     service = providers.Singleton(ServerService, deps=deps)
 
     # The API

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 
 from dockyard.domain.server.context import Caller
 from dockyard.domain.server.service import ServerService
@@ -13,11 +14,19 @@ from dockyard.ports.run_store import StoreSession
 class RequestContext:
     service: ServerService
     caller: Caller
-    # The snapshot a query document reads from; None while a mutation runs (each mutation
-    # opens its own unit of work through the service).
-    session: StoreSession | None = None
+    # Query documents read from one snapshot, opened by the first resolver that reads (a
+    # long poll alone never holds one); mutations open their own units of work instead.
+    reads_allowed: bool = False
+    _stack: ExitStack = field(default_factory=ExitStack)
+    _session: StoreSession | None = None
 
     def reader(self) -> StoreSession:
-        if self.session is None:
+        if not self.reads_allowed:
             raise RuntimeError("reads inside a mutation document are not supported")
-        return self.session
+        if self._session is None:
+            self._session = self._stack.enter_context(self.service.reading())
+        return self._session
+
+    def close(self) -> None:
+        """End the snapshot, if one was opened."""
+        self._stack.close()

@@ -104,32 +104,19 @@ class GraphQLApi:
         prepared = self._prepare(query)
         if prepared.document is None:
             return {"errors": list(prepared.errors)}
-        context = RequestContext(self.service, caller)
         operation = get_operation_ast(prepared.document, operation_name)
+        is_query = operation is not None and operation.operation is OperationType.QUERY
+        context = RequestContext(self.service, caller, reads_allowed=is_query)
         try:
-            if operation is not None and operation.operation is OperationType.QUERY:
-                with self.service.reading() as session:
-                    context.session = session
-                    result = execute(
-                        self.schema,
-                        prepared.document,
-                        context_value=context,
-                        variable_values=variables,
-                        operation_name=operation_name,
-                    )
-            else:
-                result = execute(
-                    self.schema,
-                    prepared.document,
-                    context_value=context,
-                    variable_values=variables,
-                    operation_name=operation_name,
-                )
-        except StoreUnavailable as exc:
-            log.warning("store unavailable: %s", exc)
-            return {
-                "errors": [error(f"API_ERROR: the server's database is unavailable ({exc})", "API_ERROR")]
-            }
+            result = execute(
+                self.schema,
+                prepared.document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+            )
+        finally:
+            context.close()
         assert not hasattr(result, "__await__"), "resolvers are synchronous"
         body: dict[str, Any] = {}
         if result.errors:

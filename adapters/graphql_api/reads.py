@@ -73,6 +73,15 @@ def _task_run_info(_root: Any, info: GraphQLResolveInfo[RequestContext], task_ru
     return rows[0] if rows else None
 
 
+def _queue_version(
+    _root: Any,
+    info: GraphQLResolveInfo[RequestContext],
+    after: int | None = None,
+    timeout: float | None = None,
+) -> int:
+    return _context(info).service.deps.queue_signal.wait(after, timeout or 0.0)
+
+
 def _api(_root: Any, _info: GraphQLResolveInfo[RequestContext]) -> dict[str, Any]:
     return {
         "backend": "SERVER",
@@ -89,6 +98,7 @@ def install(schema: GraphQLSchema) -> None:
     query.fields["hello"].resolve = lambda _root, _info: "👋"
     query.fields["api"].resolve = _api
     query.fields["get_task_run_info"].resolve = _task_run_info
+    query.fields["dockyard_queue_version"].resolve = _queue_version
     for name, field in query.fields.items():
         if name in TABLES:
             field.resolve = _list(name)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dockyard.domain.server.names import random_run_name
+from dockyard.domain.server.notifications import QueueSignal
 from dockyard.domain.server.timestamps import canonical
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Dependencies:
     clock: Clock
     new_id: Callable[[], str] = new_uuid
     run_name: Callable[[], str] = field(default=random_run_name)
+    queue_signal: QueueSignal = field(default_factory=QueueSignal)
 
     def now(self) -> str:
         return canonical(self.clock.now())

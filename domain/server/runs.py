@@ -18,7 +18,7 @@ from dockyard.domain.server.lookup import by_id, first, require
 from dockyard.domain.server.resolution import run_config, run_labels, run_parameters
 from dockyard.domain.server.timestamps import normalise, parse
 from dockyard.domain.server.transitions import derived_columns, flow_run_write, history_row
-from dockyard.domain.states import FINISHED_STATES, RUNNING_STATES, state_document
+from dockyard.domain.states import FINISHED_STATES, RUNNING_STATES, SCHEDULED_STATES, state_document
 
 if TYPE_CHECKING:
     from dockyard.ports.run_store import StoreSession
@@ -44,6 +44,12 @@ class FlowRuns:
         self._deps = deps
 
     def create_flow_run(self, request: NewFlowRun) -> str:
+        run_id, created = self._create(request)
+        if created:  # committed: waiting agents may look now
+            self._deps.queue_signal.bump()
+        return run_id
+
+    def _create(self, request: NewFlowRun) -> tuple[str, bool]:
         with self._deps.store.unit_of_work(write=True) as session:
             flow = self._flow_for(session, request)
             if request.idempotency_key is not None:
@@ -53,7 +59,7 @@ class FlowRuns:
                     all_of(eq("flow_id", flow["id"]), eq("idempotency_key", request.idempotency_key)),
                 )
                 if same is not None:
-                    return str(same["id"])
+                    return str(same["id"]), False
             group = by_id(session, "flow_group", flow["flow_group_id"]) or {}
             if request.context is not None and not isinstance(request.context, Mapping):
                 raise InvalidInput("Flow run context must be a JSON object.")
@@ -85,7 +91,7 @@ class FlowRuns:
                 self._insert_task_run(session, run, task, now)
             scheduled = state_document("Scheduled", "Flow run scheduled.", start_time=parse(start))
             self._write(session, run, scheduled, ANONYMOUS, now)
-            return str(run["id"])
+            return str(run["id"]), True
 
     def _flow_for(self, session: StoreSession, request: NewFlowRun) -> Row:
         if request.flow_id is not None:
@@ -166,7 +172,9 @@ class FlowRuns:
                 if run is None:
                     raise NotFound(f"State update failed for flow run ID {run_id}: flow run not found.")
                 self._write(session, run, doc, caller, now)
-            return [run_id for run_id, _ in states]
+        if any(doc.get("type") in SCHEDULED_STATES for _, doc in states):
+            self._deps.queue_signal.bump()  # rescheduled: back in the queue
+        return [run_id for run_id, _ in states]
 
     def cancel_flow_run(self, run_id: str) -> str:
         """Finished: nothing changes. Running: Cancelling (the flow runner stops itself).

@@ -12,6 +12,7 @@ from dockyard.domain.server.filters import Row, all_of, eq
 from dockyard.domain.server.lookup import by_id, first, require
 from dockyard.domain.server.runs import TASK_RUN_CREATED
 from dockyard.domain.server.transitions import history_row, task_run_write
+from dockyard.domain.states import SCHEDULED_STATES
 
 
 class TaskRuns:
@@ -67,7 +68,9 @@ class TaskRuns:
                 session.update("task_run", eq("id", task_run_id), changes)
                 history = history_row("task_run_id", task_run_id, changes, self._deps.new_id())
                 session.insert("task_run_state", {**history, "tenant_id": task_run["tenant_id"]})
-            return [task_run_id for task_run_id, _ in states]
+        if any(doc.get("type") in SCHEDULED_STATES for _, doc in states):
+            self._deps.queue_signal.bump()  # a retry or resume: the run needs an agent again
+        return [task_run_id for task_run_id, _ in states]
 
     def create_artifact(self, task_run_id: str, kind: str, data: Any) -> str:
         with self._deps.store.unit_of_work(write=True) as session:
