@@ -13,7 +13,7 @@ import docker
 import requests
 from dependency_injector import containers, providers
 
-from dockyard.adapters.docker_client import build_docker_client
+from dockyard.adapters.docker_client import TlsSettings, build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
 from dockyard.adapters.graphql_backend import GraphQLBackend
 from dockyard.adapters.graphql_transport import GraphQLTransport
@@ -26,8 +26,22 @@ from dockyard.domain.agent.steps import default_steps
 from dockyard.ports.container_runtime import ContainerRuntime
 
 
+def _tls_settings(config: AgentConfig) -> TlsSettings | None:
+    """The agent's --tls-* options, or None when none is given (then, without --base-url,
+    DOCKER_TLS_VERIFY and DOCKER_CERT_PATH decide, as for the Docker CLI)."""
+    given = (config.tls_ca_cert, config.tls_client_cert, config.tls_client_key, config.tls_verify)
+    if all(value is None for value in given):
+        return None
+    return TlsSettings(
+        ca_cert=config.tls_ca_cert,
+        client_cert=config.tls_client_cert,
+        client_key=config.tls_client_key,
+        verify=config.tls_verify,
+    )
+
+
 def _docker_client(config: AgentConfig) -> Iterator[docker.DockerClient]:
-    client = build_docker_client(config.base_url, config.docker_client_timeout)
+    client = build_docker_client(config.base_url, config.docker_client_timeout, tls=_tls_settings(config))
     try:
         yield client
     finally:

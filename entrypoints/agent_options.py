@@ -54,6 +54,17 @@ _OPTIONS = [
         help="The agent's log level [default: INFO].",
     ),
     click.option("-b", "--base-url", help="Docker daemon URL [default: DOCKER_HOST or the local socket]."),
+    click.option(
+        "--tls-ca", metavar="PATH", help="CA certificate the tcp:// daemon's certificate is checked against."
+    ),
+    click.option("--tls-cert", metavar="PATH", help="Client certificate for the daemon (with --tls-key)."),
+    click.option("--tls-key", metavar="PATH", help="The client certificate's private key."),
+    click.option(
+        "--tls-verify/--no-tls-verify",
+        default=None,
+        help="Check the daemon's certificate [default: when --tls-ca is given]. Without --base-url, "
+        "DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH apply (--tls-* options win).",
+    ),
     click.option("--no-pull", is_flag=True, help="Never pull images (same as --pull-policy never)."),
     click.option("-f", "--show-flow-logs", is_flag=True, help="Print flow-run container output."),
     click.option(

@@ -133,6 +133,10 @@ class AgentFields(BaseModel):
     log_level: Level = None
     logging_level: Level = None
     base_url: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_verify: bool | None = None
     no_pull: bool | None = False
     show_flow_logs: bool | None = False
     volumes: Specs = None

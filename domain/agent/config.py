@@ -82,6 +82,12 @@ class AgentConfig:
     # -- the Docker daemon ----------------------------------------------------------------
     base_url: str | None = None  # None: DOCKER_HOST or the platform default
     docker_client_timeout: float = 60.0
+    # TLS to a tcp:// daemon (--tls-*). All None: without base_url, DOCKER_TLS_VERIFY and
+    # DOCKER_CERT_PATH decide, as for the Docker CLI.
+    tls_ca_cert: str | None = None
+    tls_client_cert: str | None = None
+    tls_client_key: str | None = None
+    tls_verify: bool | None = None  # None: verify the daemon when a CA is given
     # -- the loop and supervision ---------------------------------------------------------
     max_polls: int | None = None
     agent_address: str | None = None  # e.g. http://127.0.0.1:8080 for /api/health, /api/poke
