@@ -156,6 +156,7 @@ def create(
     The run is Scheduled at once; an agent whose labels include all of the run's labels
     deploys it. Example:
 
+    \b
         dockyard run create --image busybox:1.36 --command 'echo hello' --label docker
     """
     config = docker_run_config(
