@@ -18,8 +18,6 @@ from dockyard.domain.errors import BackendUnavailable, SubmissionConflict, Unaut
 from dockyard.domain.states import state_document
 from support.server_process import ServerProcess, free_port, running_server
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
@@ -45,6 +43,7 @@ def create_run(server: ServerProcess, session: requests.Session, labels: list[st
 
 
 def test_the_agent_cycle_through_the_real_api(server: ServerProcess, session: requests.Session) -> None:
+    now = datetime.now(UTC)
     backend = backend_for(server, session)
     agent_id = backend.register_agent(
         name="adapter", labels=["x"], agent_type="DockerAgent", agent_config_id=None
@@ -53,10 +52,10 @@ def test_the_agent_cycle_through_the_real_api(server: ServerProcess, session: re
     run_id = create_run(server, session, ["x"], command="echo hi")
     other = create_run(server, session, ["y"])
 
-    queued = backend.runs_in_queue(labels=["x"], before=NOW + timedelta(seconds=10))
+    queued = backend.runs_in_queue(labels=["x"], before=now + timedelta(seconds=10))
     assert run_id in queued and other not in queued
 
-    (run,) = backend.flow_runs([run_id], retry_buffer=NOW)
+    (run,) = backend.flow_runs([run_id], retry_buffer=now)
     assert run.state == "Scheduled" and run.labels == ("x",)
     assert run.run_config is not None and run.run_config["command"] == "echo hi"
     assert run.flow.name == "adapter-test"
@@ -69,7 +68,7 @@ def test_the_agent_cycle_through_the_real_api(server: ServerProcess, session: re
         backend.set_flow_run_state(
             run_id, run.version, state_document("Submitted", "again", inner=run.serialized_state)
         )
-    assert backend.runs_in_queue(labels=["x"], before=NOW + timedelta(seconds=10)) == []
+    assert backend.runs_in_queue(labels=["x"], before=now + timedelta(seconds=10)) == []
 
     (mine,) = backend.runs_of_agent(agent_id, ["Submitted"])
     assert mine.id == run_id and mine.serialized_state["context"] == context
