@@ -17,6 +17,7 @@ from dockyard.adapters.docker_client import TlsSettings, build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
 from dockyard.adapters.graphql_backend import GraphQLBackend
 from dockyard.adapters.graphql_transport import GraphQLTransport
+from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
 from dockyard.adapters.stdout_output import StdoutFlowOutput
 from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.agent.agent import Agent, AgentIdentity
@@ -57,7 +58,8 @@ def _http_session() -> Iterator[requests.Session]:
 
 
 def _steps_factory(config: AgentConfig, runtime: ContainerRuntime) -> Callable[[AgentIdentity], DeploySteps]:
-    return lambda identity: default_steps(config, runtime, identity)
+    real_path = real_host_path if daemon_shares_this_file_system(config.base_url) else None
+    return lambda identity: default_steps(config, runtime, identity, real_path=real_path)
 
 
 class AgentContainer(containers.DeclarativeContainer):

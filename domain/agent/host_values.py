@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from dockyard.domain.agent.networks import NETWORK_NAME
 from dockyard.domain.agent.run_config import port_key, port_number
+from dockyard.domain.agent.volumes import posix_normpath
 from dockyard.domain.errors import RunRefused
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.IGNORECASE)
+_CAPABILITY = re.compile(r"(?:CAP_)?[A-Z][A-Z0-9_]*", re.IGNORECASE | re.ASCII)
+# Log drivers `docker logs` reads back: dockyard ships a run's output and its last lines
+# from there, and any other driver (syslog, gelf, fluentd...) would send the output off
+# to wherever the run says, past the container's own network settings.
+READABLE_LOG_DRIVERS = ("json-file", "local")
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -70,6 +77,40 @@ def text_list(key: str, value: object) -> list[str]:
     return [text(key, item) for item in value]
 
 
+def capabilities(key: str, value: object) -> list[str]:
+    names = text_list(key, value)
+    for name in names:
+        if not _CAPABILITY.fullmatch(name.strip()):
+            raise refuse(key, f"{name!r} is not a capability name")
+    return names
+
+
+def namespace_mode(*modes: str, container: bool = False) -> Callable[[str, object], str]:
+    """A converter for pid/ipc/uts/userns modes: one of ``modes``, ``host``, or (where
+    Docker has it) ``container:NAME``. The daemon would take anything else silently as a
+    private namespace, so ``host`` with an invisible character would look like a request
+    for the host's namespace and be none; refusing says what is wrong instead."""
+    allowed = ("host", *modes)
+
+    def convert(key: str, value: object) -> str:
+        mode = text(key, value)
+        name = mode.removeprefix("container:")
+        if mode in allowed or (container and name != mode and NETWORK_NAME.fullmatch(name)):
+            return mode
+        shown = ", ".join(allowed) + (", container:NAME" if container else "")
+        raise refuse(key, f"{mode!r} is not a mode ({shown})")
+
+    return convert
+
+
+def network_mode(key: str, value: object) -> str:
+    """``bridge``, ``host``, ``none``, ``container:NAME`` or a network's name."""
+    mode = text(key, value)
+    if not NETWORK_NAME.fullmatch(mode.removeprefix("container:")):
+        raise refuse(key, f"{mode!r} is not a network mode or network name")
+    return mode
+
+
 def group_list(key: str, value: object) -> list[str]:
     if not isinstance(value, list | tuple):
         raise refuse(key, "must be a list of group names or ids")
@@ -122,7 +163,14 @@ def devices(key: str, value: object) -> list[dict[str, str]]:
             perms = parts[2] if len(parts) > 2 else "rwm"
         if not host.startswith("/") or not inside.startswith("/") or not re.fullmatch(r"[rwm]{1,3}", perms):
             raise refuse(key, f"{item!r} needs absolute paths and permissions made of r, w, m")
-        out.append({"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms})
+        # Checked and created by the same, normalised path: /dev/null/../mem is /dev/mem.
+        out.append(
+            {
+                "PathOnHost": posix_normpath(host),
+                "PathInContainer": posix_normpath(inside),
+                "CgroupPermissions": perms,
+            }
+        )
     return out
 
 
@@ -225,10 +273,14 @@ def tmpfs(key: str, value: object) -> dict[str, str]:
 def log_config(key: str, value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not set(value) <= {"type", "config", "Type", "Config"}:
         raise refuse(key, "must be {type, config}")
-    return {
-        "Type": text(key, value.get("type", value.get("Type"))),
-        "Config": text_map(key, value.get("config", value.get("Config")) or {}),
-    }
+    driver = text(key, value.get("type", value.get("Type")))
+    if driver not in READABLE_LOG_DRIVERS:
+        raise refuse(
+            key,
+            f"the {driver!r} log driver is not supported: dockyard reads each run's output back "
+            f"from the daemon, which only {' and '.join(READABLE_LOG_DRIVERS)} allow",
+        )
+    return {"Type": driver, "Config": text_map(key, value.get("config", value.get("Config")) or {})}
 
 
 def extra_hosts(key: str, value: object) -> dict[str, str]:

@@ -9,7 +9,7 @@ or not. ``redacted`` is the plan as ``dockyard agent plan`` shows it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dockyard.domain.agent.command import flow_run_command
@@ -31,8 +31,16 @@ REDACTED = "<redacted>"
 
 
 def plan_container(
-    run: FlowRun, config: AgentConfig, *, agent_id: str, daemon_id: str, host_os: str = "linux"
+    run: FlowRun,
+    config: AgentConfig,
+    *,
+    agent_id: str,
+    daemon_id: str,
+    host_os: str = "linux",
+    real_path: Callable[[str], str] | None = None,
 ) -> ContainerPlan:
+    """``real_path``: symbolic links resolved on the daemon's host, when the agent can see
+    its file system (see ``apply_run_policy``)."""
     run_config = parse_run_config(run.id, run.run_config)
     ref = parse_image_reference(select_image(run.flow.core_version, run.flow.storage, run_config.image))
     check_image_allowed(ref, config.reg_allow_list, config.allow_images)
@@ -42,7 +50,9 @@ def plan_container(
     request = translate_host_config(run_config.host_config, host_os=host_os)
     networks = plan_networks(config.networks, request.settings.get("NetworkMode"))
     first_network = config.networks[0] if config.networks else None
-    settings = apply_run_policy(request, config.policy, host_os=host_os, agent_network=first_network)
+    settings = apply_run_policy(
+        request, config.policy, host_os=host_os, agent_network=first_network, real_path=real_path
+    )
     settings.pop("NetworkMode", None)  # the network plan decides it
     mounts = _merge_mounts(agent_mounts, request.binds)
     env = flow_run_env(

@@ -10,7 +10,7 @@ the operator's maxima; a maximum also becomes the limit of a run that sets none.
 from __future__ import annotations
 
 import ntpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dockyard.domain.agent.config import RunPolicy
@@ -36,11 +36,18 @@ def denied(what: str, flag: str) -> RunRefused:
 
 
 def apply_run_policy(
-    request: RunHostConfig, policy: RunPolicy, *, host_os: str = "linux", agent_network: str | None = None
+    request: RunHostConfig,
+    policy: RunPolicy,
+    *,
+    host_os: str = "linux",
+    agent_network: str | None = None,
+    real_path: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """The run's Engine settings if the policy allows them, with the operator's limits
     applied; ``RunRefused`` naming the setting and the flag otherwise. Naming the agent's
-    own network (``agent_network``) needs no permission."""
+    own network (``agent_network``) needs no permission. ``real_path`` resolves symbolic
+    links on the daemon's host, where it can (a local daemon): a bind source must then be
+    under an allowed root both as written and as the daemon will follow it."""
     settings = dict(request.settings)
     if settings.get("Privileged") and not policy.allow_privileged:
         raise denied("privileged mode (privileged)", "--allow-privileged")
@@ -65,10 +72,30 @@ def apply_run_policy(
     for mount in request.binds:
         if mount.named and not policy.allow_named_volumes:
             raise denied(f"the named volume {mount.source!r}", "--allow-named-volumes")
-        if not mount.named and not _under(mount.source, policy.allow_bind_roots, host_os=host_os):
-            raise denied(f"a bind mount of {mount.source}", f"--allow-bind-root {mount.source}")
+        if not mount.named:
+            _check_bind_source(mount.source, policy.allow_bind_roots, host_os, real_path)
     _apply_limits(settings, policy)
+    if settings.get("OomKillDisable") and not settings.get("Memory"):
+        raise RunRefused(
+            "The run asks for oom_kill_disable without a memory limit: the host could run out of "
+            "memory with nothing to stop it (set mem_limit, or start the agent with --max-memory)"
+        )
     return settings
+
+
+def _check_bind_source(
+    source: str, roots: tuple[str, ...], host_os: str, real_path: Callable[[str], str] | None
+) -> None:
+    if not _under(source, roots, host_os=host_os):
+        raise denied(f"a bind mount of {source}", f"--allow-bind-root {source}")
+    if real_path is None:
+        return
+    real = real_path(source)
+    if not _under(real, [real_path(root) for root in roots], host_os=host_os):
+        raise denied(
+            f"a bind mount of {source}, which symbolic links lead to {real}, outside the allowed roots",
+            f"--allow-bind-root {real}",
+        )
 
 
 def check_network_mode(mode: str, policy: RunPolicy) -> None:

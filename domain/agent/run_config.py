@@ -11,6 +11,7 @@ keys: ``command`` (a string runs under ``/bin/sh -c``, a list is the exact argv)
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,12 @@ from typing import Any
 from dockyard.domain.errors import RunRefused
 
 _COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
+# Linux refuses to start a process with one environment string over 128 KiB (MAX_ARG_STRLEN,
+# with its NUL) and with arguments and environment over about 2 MiB together; a run's env
+# gets half of that, the count a bound no real flow comes near.
+MAX_ENV_VAR_BYTES = 128 * 1024 - 1
+MAX_ENV_BYTES = 1024 * 1024
+MAX_ENV_VARS = 4096
 _DOCKER_KEYS = _COMMON_KEYS | {"image", "ports", "host_config", "command", "timeout"}
 
 
@@ -87,7 +94,14 @@ def env_value(key: str, value: object) -> str:
 
 
 def env_key(key: object) -> str:
-    if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
+    """A variable name: not empty, no ``=``, and no invisible or control characters (a
+    zero-width space or a right-to-left override makes one name pass for another)."""
+    if (
+        not isinstance(key, str)
+        or not key
+        or "=" in key
+        or any(unicodedata.category(char)[0] in "CZ" for char in key)
+    ):
         raise RunRefused(f"env key {key!r} is not a valid environment variable name")
     return key
 
@@ -97,7 +111,21 @@ def _env(raw: object) -> dict[str, str]:
         return {}
     if not isinstance(raw, Mapping):
         raise RunRefused("run_config `env` must be an object of NAME: value")
-    return {env_key(key): env_value(key, value) for key, value in raw.items()}
+    if len(raw) > MAX_ENV_VARS:
+        raise RunRefused(f"run_config `env` has {len(raw)} variables; at most {MAX_ENV_VARS} are accepted")
+    env = {env_key(key): env_value(key, value) for key, value in raw.items()}
+    total = 0
+    for key, value in env.items():
+        size = len(key.encode()) + 1 + len(value.encode())
+        if size > MAX_ENV_VAR_BYTES:
+            raise RunRefused(
+                f"env value of `{key}` is too large: {size} bytes as {key}=..., and a process "
+                f"cannot be started with a variable over {MAX_ENV_VAR_BYTES} bytes"
+            )
+        total += size
+    if total > MAX_ENV_BYTES:
+        raise RunRefused(f"run_config `env` is {total} bytes in all; at most {MAX_ENV_BYTES} are accepted")
+    return env
 
 
 def _labels(raw: object) -> tuple[str, ...]:

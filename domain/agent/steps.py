@@ -3,7 +3,7 @@ container names, bound to its config and to who it is (agent id, daemon)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dockyard.domain.agent.agent import AgentIdentity
 from dockyard.domain.agent.config import AgentConfig, RegistryCredentials
@@ -27,7 +27,15 @@ def credentials_for(image: str, known: Sequence[RegistryCredentials]) -> Registr
     return None
 
 
-def default_steps(config: AgentConfig, runtime: ContainerRuntime, identity: AgentIdentity) -> DeploySteps:
+def default_steps(
+    config: AgentConfig,
+    runtime: ContainerRuntime,
+    identity: AgentIdentity,
+    *,
+    real_path: Callable[[str], str] | None = None,
+) -> DeploySteps:
+    """``real_path`` follows symbolic links on the daemon's host, when the agent shares its
+    file system: bind sources are then checked where the daemon will really mount from."""
     # The settings were checked against this machine's OS; volume specs must suit the
     # daemon's, which may differ (a remote Windows daemon). Raises ConfigurationError.
     validate_agent_config(config, host_os=identity.daemon.os_type)
@@ -39,6 +47,7 @@ def default_steps(config: AgentConfig, runtime: ContainerRuntime, identity: Agen
             agent_id=identity.agent_id,
             daemon_id=identity.daemon.id,
             host_os=identity.daemon.os_type,
+            real_path=real_path,
         )
 
     def needs_pull(plan: ContainerPlan, present: bool) -> bool:
