@@ -1,0 +1,160 @@
+"""The hostile run-config corpus (support.hostile_corpus) through a real `dockyard server`
+and one `dockyard agent start` with a restrictive policy, on the real daemon.
+
+Good runs (busybox ``echo ok``) are interleaved with the hostile ones. Every hostile run
+must end Failed with a message naming what was refused, every good run Success; the
+daemon's event stream must show containers created for the good runs (and the accepted
+ones) only, and no volume; the agent must still be alive and healthy at the end.
+
+Registry policy: ``--reg-allow-list dockyard-test``. The entry has no ``.`` or ``:`` and is
+not ``localhost``, so it names the Docker Hub namespace ``dockyard-test``: the local test
+images (``dockyard-test/busybox:1``) normalise to ``docker.io/dockyard-test/busybox:1`` and
+are allowed, while ``localhost:5000/...``, ``evil/...``, ``dockyard-test.evil.com/...`` and
+``dockyard-testevil/...`` are not. ``--allow-image dockyard-test/busybox:*`` then narrows the
+namespace to busybox, so the cached ``dockyard-test/python:3.11`` is refused without a pull.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import requests
+
+from support.agent_process import AgentProcess, wait_until
+from support.hostile_corpus import Case, cases, corpus_agent_flags, good_run
+from support.server_process import ServerProcess, free_port, running_server
+
+GOOD_EVERY = 5  # one good run after every five hostile ones
+CREATE_RUN = "mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { id } }"
+RUN_STATES = "query($ids: [uuid!]) { flow_run(where: {id: {_in: $ids}}) { id state state_message } }"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    with running_server(tmp_path / "dockyard.db", log_level="INFO") as running:
+        yield running
+
+
+@pytest.fixture
+def agents(docker_client: docker.DockerClient) -> Iterator[list[AgentProcess]]:
+    started: list[AgentProcess] = []
+    yield started
+    for agent in started:
+        agent.cleanup(docker_client)
+
+
+def a_flow(server: ServerProcess) -> str:
+    tenant = server.data("query { tenant { id } }")["tenant"][0]["id"]
+    project = server.data(
+        "mutation($input: create_project_input!) { create_project(input: $input) { id } }",
+        {"input": {"tenant_id": tenant, "name": "hostile"}},
+    )["create_project"]["id"]
+    flow = {
+        "name": "hostile", "type": "prefect.core.flow.Flow", "schedule": None, "parameters": [],
+        "tasks": [], "edges": [], "reference_tasks": [], "storage": None, "run_config": None,
+        "__version__": "1.4.1",
+    }  # fmt: skip
+    created = server.data(
+        "mutation($input: create_flow_input!) { create_flow(input: $input) { id } }",
+        {"input": {"project_id": project, "serialized_flow": flow, "set_schedule_active": False}},
+    )
+    return str(created["create_flow"]["id"])
+
+
+def create_run(server: ServerProcess, flow_id: str, run_config: Any, label: str, name: str) -> str:
+    run_input = {"flow_id": flow_id, "run_config": run_config, "labels": [label], "flow_run_name": name}
+    return str(server.data(CREATE_RUN, {"input": run_input})["create_flow_run"]["id"])
+
+
+def final_states(server: ServerProcess, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    runs: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        runs = {run["id"]: run for run in server.data(RUN_STATES, {"ids": ids})["flow_run"]}
+        if all(run["state"] in ("Success", "Failed", "Cancelled") for run in runs.values()):
+            return runs
+        time.sleep(0.5)
+    waiting = collections.Counter(run["state"] for run in runs.values())
+    raise AssertionError(f"runs not final within {timeout}s: {dict(waiting)}")
+
+
+def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
+    server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient,
+    tmp_path: Path, test_image: Any, record_property: Any,
+) -> None:  # fmt: skip
+    test_image("busybox")
+    test_image("python")  # cached, allowed namespace, refused by --allow-image
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "escape").symlink_to("/")
+    corpus = cases(allowed, allowed / "escape")
+    label = f"hostile-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    agent = AgentProcess(
+        server.url, log_dir=tmp_path,
+        args=["--label", label, "--agent-address", f"127.0.0.1:{port}", *corpus_agent_flags(allowed)],
+    )  # fmt: skip
+    agents.append(agent.start())
+    flow_id = a_flow(server)
+    since = int(time.time()) - 1
+
+    hostile: dict[str, Case] = {}
+    good: list[str] = []
+    for number, case in enumerate(corpus):
+        hostile[create_run(server, flow_id, case.run_config, label, f"hostile-{number}")] = case
+        if number % GOOD_EVERY == GOOD_EVERY - 1:
+            good.append(create_run(server, flow_id, good_run(), label, f"good-{len(good)}"))
+    runs = final_states(server, [*hostile, *good], timeout=50)
+    until = int(time.time()) + 1
+
+    problems = []
+    for run_id, case in hostile.items():
+        run = runs[run_id]
+        message = run["state_message"] or ""
+        missing = [word for word in case.expect if word.lower() not in message.lower()]
+        if run["state"] != case.outcome or missing:
+            problems.append(f"{case.name}: {run['state']} {message[:300]!r} (missing {missing})")
+    problems += [f"good run {r}: {runs[r]['state']} {runs[r]['state_message']!r}" for r in good
+                 if runs[r]["state"] != "Success"]  # fmt: skip
+    assert not problems, "\n".join(problems) + f"\nagent:\n{agent.output()[-3000:]}"
+
+    # The daemon's own record: containers were created for the runs that ran, and no others.
+    events = docker_client.events(since=since, until=until, decode=True, filters={"type": "container"})
+    created = {
+        event["Actor"]["Attributes"].get("io.prefect.flow-run-id")
+        for event in events
+        if event.get("Action") == "create"
+        and event["Actor"]["Attributes"].get("org.dockyard.agent") == agent.name
+    }
+    accepted = {run_id for run_id, case in hostile.items() if case.outcome == "Success"}
+    assert created == set(good) | accepted
+    volumes = docker_client.events(since=since, until=until, decode=True, filters={"type": "volume"})
+    assert not [e for e in volumes if e.get("Action") == "create" and e["Actor"]["ID"] == "secrets"]
+    wait_until(lambda: not agent.containers(docker_client), what="every container to be removed")
+    assert "should-not-run" not in agent.output()
+
+    assert agent.alive()
+    answer = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
+    assert answer.status_code == 200, answer.text
+
+    outcomes = collections.Counter(runs[r]["state"] for r in hostile)
+    summary = {
+        "corpus_size": len(corpus),
+        "hostile_outcomes": dict(outcomes),
+        "refused_by_plan": sum(1 for c in corpus if c.outcome == "Failed" and not c.by_daemon),
+        "refused_by_daemon": sum(1 for c in corpus if c.by_daemon),
+        "accepted_and_ignored": len(accepted),
+        "good_runs": len(good),
+        "good_outcomes": dict(collections.Counter(runs[r]["state"] for r in good)),
+        "containers_created": len(created),
+    }
+    record_property("hostile_corpus", json.dumps(summary))
+    print(f"\nhostile corpus: {json.dumps(summary)}")
