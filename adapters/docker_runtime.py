@@ -17,6 +17,7 @@ import logging
 import math
 import threading
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import docker
@@ -235,14 +236,25 @@ class DockerContainerRuntime:
             )
         return bytes(output)
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]:
+    def follow_logs(
+        self, container_id: str, *, timestamps: bool = False, since: datetime | None = None
+    ) -> Iterator[bytes]:
         """Raw output chunks (stdout and stderr as written; a chunk may end inside a
         multi-byte character) from the start until the container ends. Ends quietly if the
         container is missing or removed, or the connection drops, mid-stream. Closing the
         iterator early releases the connection."""
         try:
             self._ready()
-            stream = self._api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True)
+            stream = self._api.logs(
+                container_id,
+                stdout=True,
+                stderr=True,
+                stream=True,
+                follow=True,
+                timestamps=timestamps,
+                # Docker takes whole seconds here; callers drop what they saw already.
+                since=int(since.timestamp()) if since is not None else None,
+            )
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as exc:

@@ -74,6 +74,13 @@ mutation($input: write_run_logs_input!) {
 }"""
 
 
+LAST_LOG = """
+query($id: uuid!, $name: String) {
+    flow_run_by_pk(id: $id) {
+        logs(where: {name: {_eq: $name}}, order_by: {timestamp: desc}, limit: 1) { timestamp }
+    }
+}"""
+
 QUEUE_VERSION = """
 query($after: Int, $timeout: Float) {
     dockyard_queue_version(after: $after, timeout: $timeout)
@@ -165,6 +172,11 @@ class GraphQLBackend:
         where = {"agent_id": {"_eq": agent_id}, "state": {"_in": list(states)}}
         data = self._transport.execute(RUNS_OF_AGENT, {"where": where})
         return [_flow_run(item) for item in data.get("flow_run") or []]
+
+    def last_log_time(self, run_id: str, name: str) -> datetime | None:
+        data = self._transport.execute(LAST_LOG, {"id": run_id, "name": name})
+        logs = (data.get("flow_run_by_pk") or {}).get("logs") or []
+        return _parse_time(logs[0].get("timestamp")) if logs else None
 
     def wait_for_queue_change(self, after: int | None, timeout: float) -> int | None:
         # dockyard's server can tell agents when its queue changes; a Prefect Server has no

@@ -53,6 +53,10 @@ class Backend(Protocol):
     def runs_of_agent(self, agent_id: str, states: Sequence[str]) -> list[FlowRun]:
         """Runs this agent submitted that are in one of ``states`` (restart recovery)."""
 
+    def last_log_time(self, run_id: str, name: str) -> datetime | None:
+        """When the newest run log called ``name`` was written for this run, if any: where a
+        restarted agent resumes shipping a container's output."""
+
     def wait_for_queue_change(self, after: int | None, timeout: float) -> int | None:
         """Block until the backend's queue changes (a run was created or put back in the
         queue) after version ``after``, or ``timeout`` passes; return the current version.

@@ -89,5 +89,9 @@ class ContainerRuntime(Protocol):
     def container_logs(self, container_id: str, tail: int | None = None) -> bytes:
         """Stdout and stderr so far, interleaved; the last ``tail`` lines if given."""
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]:
-        """Stdout and stderr as they come, from the start, until the container ends."""
+    def follow_logs(
+        self, container_id: str, *, timestamps: bool = False, since: datetime | None = None
+    ) -> Iterator[bytes]:
+        """Stdout and stderr as they come, until the container ends: from the start, or
+        from the second ``since`` falls in. With ``timestamps`` each line starts with
+        Docker's RFC 3339 timestamp (nanoseconds, UTC) and a space."""

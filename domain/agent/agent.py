@@ -260,4 +260,5 @@ class Agent:
         self._stopping.set()
         if supervisor.is_alive():
             supervisor.join(timeout=2.0)
+        self.supervisor.close()
         log.info("Agent stopped; running containers are left for the next start to adopt")

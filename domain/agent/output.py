@@ -8,8 +8,10 @@ is incremental, so a multi-byte character split across chunks stays whole.
 from __future__ import annotations
 
 import codecs
+import re
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from dockyard.domain.agent.model import RunLog
 
@@ -40,6 +42,21 @@ class LineSplitter:
         return [text.rstrip("\r")] if text else []
 
 
+_DOCKER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z ")
+
+
+def split_timestamp(line: str) -> tuple[datetime | None, str]:
+    """Docker's ``2026-01-02T03:04:05.123456789Z text`` → (the instant, ``text``); a line
+    without that prefix comes back whole, with no instant."""
+    match = _DOCKER_TIME.match(line)
+    if match is None:
+        return None, line
+    whole, fraction = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    moment = datetime.fromisoformat(whole).replace(microsecond=micros, tzinfo=UTC)
+    return moment, line[match.end() :]
+
+
 class RunLogShipper:
     """Batches one run's output lines into ``write_run_logs`` calls, up to a byte cap.
 
@@ -68,7 +85,7 @@ class RunLogShipper:
     def truncated(self) -> bool:
         return self._truncated
 
-    def add(self, line: str) -> None:
+    def add(self, line: str, timestamp: datetime | None = None) -> None:
         with self._lock:
             if self._truncated:
                 return
@@ -82,7 +99,7 @@ class RunLogShipper:
                 self._pending.append(RunLog(self._run_id, note, "WARNING", CONTAINER_LOG_NAME))
             else:
                 self._shipped_bytes += size
-                self._pending.append(RunLog(self._run_id, line, "INFO", CONTAINER_LOG_NAME))
+                self._pending.append(RunLog(self._run_id, line, "INFO", CONTAINER_LOG_NAME, timestamp))
             full = len(self._pending) >= self._batch_lines
         if full:
             self.flush()

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from dockyard.domain.agent.health import AgentHealth
 from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, SHIP_LOGS, TIMEOUT
@@ -26,7 +27,7 @@ from dockyard.domain.agent.outcomes import (
     final_state_name,
     outcome_message,
 )
-from dockyard.domain.agent.output import LineSplitter, RunLogShipper
+from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter, RunLogShipper, split_timestamp
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker
 from dockyard.domain.errors import DockyardError, RuntimeUnavailable
 from dockyard.domain.states import FINISHED_STATES, state_document
@@ -73,7 +74,13 @@ class Supervisor:
         self._streams: dict[str, tuple[threading.Thread, RunLogShipper | None]] = {}
         self._kept: set[str] = set()  # settled containers kept for debugging (--keep-containers)
         self._unwritten_failures: dict[str, tuple[FlowRun, str]] = {}
+        self._closed = threading.Event()
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop following output: the agent is going away, and the next one to start
+        resumes where the backend's logs end."""
+        self._closed.set()
 
     # -- the reconcile pass -------------------------------------------------------------
 
@@ -154,7 +161,7 @@ class Supervisor:
         )
         self._tracker.track(tracked)
         log.info("Adopted running container %s of flow run %s", container.id[:12], run_id)
-        self.follow_output(tracked)
+        self.follow_output(tracked, resume=True)
 
     def _stop(self, container: ContainerState, run_id: str, reason: StopReason) -> None:
         self._tracker.update(run_id, phase=Phase.STOPPING, stop_reason=reason)
@@ -234,11 +241,14 @@ class Supervisor:
 
     # -- container output -----------------------------------------------------------------
 
-    def follow_output(self, tracked: TrackedRun) -> None:
-        """Stream a running container's output to stdout and/or the backend, as configured."""
+    def follow_output(self, tracked: TrackedRun, *, resume: bool = False) -> None:
+        """Stream a running container's output to stdout and/or the backend, as configured.
+        ``resume``: the container was adopted after a restart, so output shipped before it
+        is not shipped again."""
         wants_stdout = self._settings.show_flow_logs and self._output is not None
         if not (wants_stdout or tracked.ship_logs) or tracked.container_id is None:
             return
+        since = self._shipped_until(tracked.run_id) if resume and tracked.ship_logs else None
         with self._lock:
             if tracked.run_id in self._streams and self._streams[tracked.run_id][0].is_alive():
                 return
@@ -251,31 +261,47 @@ class Supervisor:
             )
             thread = threading.Thread(
                 target=self._stream,
-                args=(tracked, shipper, wants_stdout),
+                args=(tracked, shipper, wants_stdout, since),
                 name=f"output-{tracked.run_id[:8]}",
                 daemon=True,
             )
             self._streams[tracked.run_id] = (thread, shipper)
         thread.start()
 
-    def _stream(self, tracked: TrackedRun, shipper: RunLogShipper | None, to_stdout: bool) -> None:
+    def _shipped_until(self, run_id: str) -> datetime | None:
+        try:
+            return self._backend.last_log_time(run_id, CONTAINER_LOG_NAME)
+        except DockyardError as exc:
+            log.warning("Could not tell how much output of run %s was shipped; resending it: %s", run_id, exc)
+            return None
+
+    def _stream(
+        self, tracked: TrackedRun, shipper: RunLogShipper | None, to_stdout: bool, since: datetime | None
+    ) -> None:
         assert tracked.container_id is not None
         splitter = LineSplitter()
 
         def emit(lines: list[str]) -> None:
-            for line in lines:
+            for stamped in lines:
+                moment, line = split_timestamp(stamped)
+                if since is not None and moment is not None and moment <= since:
+                    continue  # shipped before this agent (re)started
                 if to_stdout and self._output is not None:
                     self._output.line(tracked.run_name, line)
                 if shipper is not None:
-                    shipper.add(line)
+                    shipper.add(line, moment)
 
         try:
-            for chunk in self._runtime.follow_logs(tracked.container_id):
+            # Docker's timestamps date each line, so a restarted agent knows where to resume.
+            for chunk in self._runtime.follow_logs(tracked.container_id, timestamps=True, since=since):
+                if self._closed.is_set():
+                    return
                 emit(splitter.feed(chunk))
         except DockyardError as exc:
             log.debug("Output stream of flow run %s ended: %s", tracked.run_id, exc)
         finally:
-            emit(splitter.flush())
+            if not self._closed.is_set():
+                emit(splitter.flush())
             if shipper is not None:
                 shipper.flush()
 

@@ -73,7 +73,10 @@ def test_the_agent_cycle_through_the_real_api(server: ServerProcess, session: re
     (mine,) = backend.runs_of_agent(agent_id, ["Submitted"])
     assert mine.id == run_id and mine.serialized_state["context"] == context
 
-    backend.write_run_logs([RunLog(run_id, "line one"), RunLog(run_id, "boom", "ERROR", "container")])
+    assert backend.last_log_time(run_id, "container") is None
+    stamp = now.replace(microsecond=123456)
+    backend.write_run_logs([RunLog(run_id, "line one"), RunLog(run_id, "boom", "ERROR", "container", stamp)])
+    assert backend.last_log_time(run_id, "container") == stamp
     backend.set_flow_run_state(run_id, None, state_document("Failed", "exit 3"))
     statuses = backend.run_statuses([run_id, other, "00000000-0000-4000-8000-000000000000"])
     assert statuses[run_id].state == "Failed" and statuses[run_id].message == "exit 3"

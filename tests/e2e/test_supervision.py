@@ -161,6 +161,9 @@ def test_kill_9_of_the_agent_mid_run_then_restart_ends_the_run_once(
         filters={"type": "container", "event": "create", "label": first.label},
     )  # fmt: skip
     assert len(list(created)) == 1, "the run's container was created exactly once"
+    logs = run_logs(server.url, run_id)
+    shipped = [line for line in logs.splitlines() if "container:" in line]
+    assert [line.split("container: ")[1] for line in shipped] == ["working", "done"], logs
 
 
 @pytest.mark.skipif(dockerd_missing() is not None, reason=str(dockerd_missing()))
@@ -202,3 +205,27 @@ def test_a_daemon_restart_mid_run_is_reconciled(
                        what="the container to be removed")  # fmt: skip
         finally:
             agent.stop(signal.SIGTERM)
+
+
+def test_sigterm_winds_the_agent_down_and_the_next_start_adopts_the_running_container(
+    server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
+    label: str,
+) -> None:  # fmt: skip
+    first = start_agent(server, agents, tmp_path, label)
+    run_id = create(server, label, "sleep 5; echo finished")
+    container = wait_until(lambda: (first.containers(docker_client) or [None])[0], what="the container")
+    assert first.proc is not None
+
+    first.proc.send_signal(signal.SIGTERM)
+    # The requirement itself: stop claiming, finish in-flight work, exit within 10 s.
+    assert first.proc.wait(timeout=10) == 0, first.output()[-2000:]
+    container.reload()
+    assert container.status == "running", "shutdown leaves running containers alone"
+    assert dockyard_run(server.url, "show", run_id)["state"] == "Submitted"
+
+    start_agent(server, agents, tmp_path, label, name=first.name)
+    run = wait_final(server.url, run_id, timeout=60)
+    assert states(run) == ["Scheduled", "Submitted", "Success"], states(run)
+    assert "finished" in run_logs(server.url, run_id), (
+        "the adopted container's output still reaches the backend"
+    )

@@ -188,6 +188,11 @@ class FakeBackend:
         self._check()
         return [s.run for s in self.runs.values() if s.agent_id == agent_id and s.run.state in states]
 
+    def last_log_time(self, run_id: str, name: str) -> datetime | None:
+        self._check()
+        times = [e.timestamp for e in self.logs if e.flow_run_id == run_id and e.name == name and e.timestamp]
+        return max(times) if times else None
+
     def wait_for_queue_change(self, after: int | None, timeout: float) -> int | None:
         self._check()
         if not self.notifies:
@@ -342,15 +347,27 @@ class FakeRuntime:
         lines = self.containers[container_id].output.splitlines(keepends=True)
         return b"".join(lines[-tail:] if tail else lines)
 
-    def follow_logs(self, container_id: str) -> Iterator[bytes]:
+    def follow_logs(
+        self, container_id: str, *, timestamps: bool = False, since: datetime | None = None
+    ) -> Iterator[bytes]:
+        """Output is released when the container ends. With timestamps, line i of the
+        output is stamped i seconds after the container started (a stand-in for Docker)."""
         self._check()
         with self._lock:
             while container_id in self.containers and self.containers[container_id].status == "running":
                 self._ended.wait(0.05)
             c = self.containers.get(container_id)
             data = c.output if c else b""
-        if data:
-            yield data
+            start = (c.started_at if c else None) or datetime(2026, 1, 1, tzinfo=UTC)
+        if not timestamps:
+            if data:
+                yield data
+            return
+        for i, line in enumerate(data.splitlines(keepends=True)):
+            moment = start + timedelta(seconds=i)
+            if since is not None and moment < since.replace(microsecond=0):
+                continue
+            yield moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z ").encode() + line
 
 
 class FakeOutput:

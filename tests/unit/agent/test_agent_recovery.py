@@ -137,3 +137,29 @@ def test_output_of_a_non_prefect_image_reaches_the_backend_before_the_final_stat
 
 def test_verbs_cover_every_action() -> None:
     assert {v.value for v in Verb} == {"leave", "adopt", "start", "discard", "stop", "settle"}
+
+
+def test_an_adopted_container_does_not_ship_output_twice() -> None:
+    from datetime import timedelta
+
+    from dockyard.domain.agent.model import RunLog
+
+    first = Harness()
+    run_id = first.backend.add_run(run_config={"type": "DockerRun", "command": "work"})
+    with first.running():
+        cid = first.container_of(run_id)
+    started = first.runtime.containers[cid].started_at
+    assert started is not None
+    # What the first agent shipped before it went away: lines 0 and 1 (stamped 0 s and 1 s in).
+    first.backend.logs += [
+        RunLog(run_id, "line 0", "INFO", "container", started),
+        RunLog(run_id, "line 1", "INFO", "container", started + timedelta(seconds=1)),
+    ]
+
+    second = Harness(backend=first.backend, runtime=first.runtime, clock=first.clock)
+    with second.running():
+        wait_for(lambda: second.agent is not None and second.agent.tracker.get(run_id) is not None)
+        second.runtime.finish(cid, 0, output=b"line 0\nline 1\nline 2\nline 3\n")
+        second.wait_state(run_id, "Success")
+    shipped = [line for line in first.backend.logs_of(run_id) if line.startswith("line")]
+    assert shipped == ["line 0", "line 1", "line 2", "line 3"]

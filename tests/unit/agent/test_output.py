@@ -74,3 +74,15 @@ def test_shipper_keeps_logs_when_the_backend_is_down() -> None:
     sink.down = False
     assert shipper.flush() is True
     assert [e.message for e in sink.batches[0]] == ["one", "two"]
+
+
+def test_docker_timestamps_are_split_from_the_line() -> None:
+    from datetime import UTC, datetime
+
+    from dockyard.domain.agent.output import split_timestamp
+
+    moment, text = split_timestamp("2026-01-02T03:04:05.123456789Z hello world")
+    assert moment == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    assert text == "hello world"
+    assert split_timestamp("2026-01-02T03:04:05Z x") == (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "x")
+    assert split_timestamp("no timestamp here") == (None, "no timestamp here")
