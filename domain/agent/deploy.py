@@ -152,7 +152,18 @@ class Deployer:
         self._tracker.track(tracked)
         log.info("Flow run %s started in container %s", run.id, container_id[:12])
         self._log(run, f"Submitted for execution: Container ID: {container_id}", "INFO")
+        if tracked.ship_logs:
+            # No flow runner inside to say so: the agent records that the run is running.
+            self._mark_running(run)
         self._on_started(tracked)
+
+    def _mark_running(self, run: FlowRun) -> None:
+        try:
+            self._backend.set_flow_run_state(
+                run.id, run.version, state_document("Running", "Container started.")
+            )
+        except DockyardError as exc:
+            log.warning("Could not mark flow run %s Running: %s", run.id, exc)
 
     def _create(self, plan: ContainerPlan) -> str:
         last: ContainerNameConflict | None = None

@@ -73,7 +73,7 @@ def test_exit_codes_and_oom_become_final_states(
         "--run-config", json.dumps({"host_config": {"mem_limit": "16m", "memswap_limit": "16m"}}),
     )  # fmt: skip
 
-    assert states(wait_final(server.url, ok)) == ["Scheduled", "Submitted", "Success"]
+    assert states(wait_final(server.url, ok)) == ["Scheduled", "Submitted", "Running", "Success"]
     failed = wait_final(server.url, bad)
     assert failed["state"] == "Failed"
     assert "exited with code 3" in failed["state_message"]
@@ -225,7 +225,7 @@ def test_sigterm_winds_the_agent_down_and_the_next_start_adopts_the_running_cont
 
     start_agent(server, agents, tmp_path, label, name=first.name)
     run = wait_final(server.url, run_id, timeout=60)
-    assert states(run) == ["Scheduled", "Submitted", "Success"], states(run)
+    assert states(run) == ["Scheduled", "Submitted", "Running", "Success"], states(run)
     assert "finished" in run_logs(server.url, run_id), (
         "the adopted container's output still reaches the backend"
     )

@@ -133,6 +133,7 @@ def test_output_of_a_non_prefect_image_reaches_the_backend_before_the_final_stat
         h.wait_state(run_id, "Success")
     logs = h.backend.logs_of(run_id)
     assert logs.index("line one") < logs.index("line two") < logs.index("Container exited with code 0.")
+    assert h.backend.states_of(run_id) == ["Scheduled", "Submitted", "Running", "Success"]
 
 
 def test_verbs_cover_every_action() -> None:
