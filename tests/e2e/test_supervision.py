@@ -221,7 +221,7 @@ def test_sigterm_winds_the_agent_down_and_the_next_start_adopts_the_running_cont
     assert first.proc.wait(timeout=10) == 0, first.output()[-2000:]
     container.reload()
     assert container.status == "running", "shutdown leaves running containers alone"
-    assert dockyard_run(server.url, "show", run_id)["state"] == "Submitted"
+    assert dockyard_run(server.url, "show", run_id)["state"] == "Running"
 
     start_agent(server, agents, tmp_path, label, name=first.name)
     run = wait_final(server.url, run_id, timeout=60)
