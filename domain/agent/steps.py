@@ -14,6 +14,7 @@ from dockyard.domain.agent.model import ContainerPlan, FlowRun
 from dockyard.domain.agent.naming import name_candidates
 from dockyard.domain.agent.plan import plan_container
 from dockyard.domain.agent.validation import validate_agent_config
+from dockyard.domain.errors import ImageNotFound
 from dockyard.ports.container_runtime import ContainerRuntime
 
 
@@ -51,7 +52,14 @@ def default_steps(
         )
 
     def needs_pull(plan: ContainerPlan, present: bool) -> bool:
-        return should_pull(plan.image, config.pull_policy, present)
+        pull = should_pull(plan.image, config.pull_policy, present)
+        if not pull and not present:
+            # Said before create, which would only answer "No such image".
+            raise ImageNotFound(
+                f"Image {plan.image} is not on the Docker daemon, and this agent does not pull images "
+                "(--pull-policy never / --no-pull): load or pull it on the daemon first"
+            )
+        return pull
 
     def pull(image: str) -> None:
         runtime.pull_image(image, credentials_for(image, config.registry_credentials))
