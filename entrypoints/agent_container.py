@@ -23,6 +23,7 @@ from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.agent.agent import Agent, AgentIdentity
 from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.deploy import DeploySteps
+from dockyard.domain.agent.redaction import RedactingBackend, RedactingOutput, Redactor
 from dockyard.domain.agent.steps import default_steps
 from dockyard.ports.container_runtime import ContainerRuntime
 
@@ -57,6 +58,10 @@ def _http_session() -> Iterator[requests.Session]:
         session.close()
 
 
+def _redactor(config: AgentConfig) -> Redactor:
+    return Redactor([config.api_key])
+
+
 def _steps_factory(config: AgentConfig, runtime: ContainerRuntime) -> Callable[[AgentIdentity], DeploySteps]:
     real_path = real_host_path if daemon_shares_this_file_system(config.base_url) else None
     return lambda identity: default_steps(config, runtime, identity, real_path=real_path)
@@ -78,8 +83,15 @@ class AgentContainer(containers.DeclarativeContainer):
         url=config.provided.api_url,
         api_key=config.provided.api_key,
     )
-    backend = providers.Singleton(GraphQLBackend, transport=transport, tenant_id=config.provided.tenant_id)
-    output = providers.Singleton(StdoutFlowOutput)
+    graphql_backend = providers.Singleton(
+        GraphQLBackend, transport=transport, tenant_id=config.provided.tenant_id
+    )
+    # The agent's API key is taken out of every run log, state and output line it passes on.
+    redactor = providers.Singleton(_redactor, config=config)
+    backend = providers.Singleton(RedactingBackend, backend=graphql_backend, redactor=redactor)
+    output = providers.Singleton(
+        RedactingOutput, output=providers.Singleton(StdoutFlowOutput), redactor=redactor
+    )
 
     # Use cases
     steps_factory = providers.Factory(_steps_factory, config=config, runtime=runtime)
