@@ -1,10 +1,11 @@
-"""Registry logins from ``--registry-auth-file``: never from the command line, where any
-user of the machine could read them."""
+"""Registry logins from ``--registry-auth-file`` or the ``DOCKYARD_AGENT_REGISTRY_AUTH``
+variable (JSON): never from the command line, where any user of the machine could read them."""
 
 from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,31 @@ def load_registry_credentials(path: str) -> tuple[RegistryCredentials, ...]:
     data = _parse_mapping(text, toml_first=path.endswith(".toml"))
     if data is None:
         raise ConfigurationError(f"the registry auth file {path} is not a JSON or TOML table of registries")
+    return registry_credentials(data, where=path)
+
+
+def registry_credentials(data: Mapping[str, Any], *, where: str) -> tuple[RegistryCredentials, ...]:
+    """The logins of a ``{registry: {username, password}}`` table; ``where`` names its source
+    in errors (never its values)."""
     credentials = []
     for registry, login in data.items():
-        username = login.get("username") if isinstance(login, dict) else None
-        password = login.get("password") if isinstance(login, dict) else None
+        username = login.get("username") if isinstance(login, Mapping) else None
+        password = login.get("password") if isinstance(login, Mapping) else None
         if not isinstance(username, str) or not isinstance(password, str):
-            raise ConfigurationError(f"{path}: {registry!r} needs a username and a password")
+            raise ConfigurationError(f"{where}: {registry!r} needs a username and a password")
         credentials.append(RegistryCredentials(normalize_registry_host(registry), username, password))
     return tuple(credentials)
+
+
+def parse_registry_auth(value: Any) -> dict[str, Any] | None:
+    """``registry_auth`` as a setting: a table, or its JSON text (``DOCKYARD_AGENT_REGISTRY_AUTH``)."""
+    if value is None or isinstance(value, Mapping):
+        return None if value is None else dict(value)
+    data = _parse_mapping(str(value), toml_first=False)
+    if data is None:
+        # Say what is wrong without echoing the value: it holds passwords.
+        raise ValueError("must be a JSON object of registry: {username, password}")
+    return data
 
 
 def _parse_mapping(text: str, *, toml_first: bool) -> dict[str, Any] | None:

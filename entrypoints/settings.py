@@ -20,10 +20,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RunPolicy
+from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RegistryCredentials, RunPolicy
 from dockyard.domain.agent.validation import validate_agent_config
 from dockyard.domain.errors import ConfigurationError
-from dockyard.entrypoints.registry_auth import load_registry_credentials
+from dockyard.entrypoints.registry_auth import load_registry_credentials, registry_credentials
 from dockyard.entrypoints.settings_fields import AgentFields, PrefectFields
 
 ENV_PREFIX = "DOCKYARD_AGENT_"
@@ -205,9 +205,7 @@ def _build(m: Mapping[str, Any]) -> AgentConfig:
         pull_policy=None if policy == _DEFAULT_PULL else policy,
         reg_allow_list=tuple(m.get("reg_allow_list") or ()),
         allow_images=tuple(m.get("allow_images") or ()),
-        registry_credentials=load_registry_credentials(m["registry_auth_file"])
-        if m.get("registry_auth_file")
-        else (),
+        registry_credentials=_registry_credentials(m),
         policy=RunPolicy(**{name: m[name] for name in RunPolicy.__dataclass_fields__ if name in m}),
         base_url=m.get("base_url") or None,
         docker_client_timeout=m.get("docker_client_timeout") or 60.0,
@@ -224,6 +222,14 @@ def _build(m: Mapping[str, Any]) -> AgentConfig:
         keep_containers=m.get("keep_containers", False),
         log_level=m.get("log_level") or "INFO",
     )
+
+
+def _registry_credentials(m: Mapping[str, Any]) -> tuple[RegistryCredentials, ...]:
+    """The auth file's logins, then ``registry_auth``'s, which win for the same registry."""
+    from_file = load_registry_credentials(m["registry_auth_file"]) if m.get("registry_auth_file") else ()
+    given = registry_credentials(m["registry_auth"], where="registry_auth") if m.get("registry_auth") else ()
+    by_registry = {credentials.registry: credentials for credentials in (*from_file, *given)}
+    return tuple(by_registry.values())
 
 
 def _home() -> str | None:

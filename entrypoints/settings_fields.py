@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from dockyard.domain.agent.config import PullPolicy
 from dockyard.domain.agent.host_values import parse_size
+from dockyard.entrypoints.registry_auth import parse_registry_auth
 
 
 def _literal(text: str) -> Any:
@@ -113,6 +114,7 @@ Size = Annotated[int | None, BeforeValidator(_size)]
 Level = Annotated[str | None, BeforeValidator(_level)]
 Address = Annotated[str | None, BeforeValidator(_address)]
 Policy = Annotated[PullPolicy | None, BeforeValidator(_pull_policy)]
+RegistryAuth = Annotated[dict[str, Any] | None, BeforeValidator(parse_registry_auth)]
 
 
 class AgentFields(BaseModel):
@@ -153,6 +155,7 @@ class AgentFields(BaseModel):
     cancel_grace: float | None = None
     keep_containers: bool | None = False
     registry_auth_file: str | None = None
+    registry_auth: RegistryAuth = None  # no command-line flag: passwords stay off the command line
     # -- what runs may ask for (RunPolicy) --
     allow_privileged: bool | None = False
     allow_cap_add: Names = None
