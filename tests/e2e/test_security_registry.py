@@ -7,6 +7,7 @@ under a namespace unique to the test and every local tag made here is removed at
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -58,8 +59,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         yield running
 
 
-def start_agent(server: ServerProcess, agents: list[AgentProcess], log_dir: Path, *args: str) -> AgentProcess:
-    agent = AgentProcess(server.url, log_dir=log_dir, args=list(args))
+def start_agent(
+    server: ServerProcess,
+    agents: list[AgentProcess],
+    log_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> AgentProcess:
+    agent = AgentProcess(server.url, log_dir=log_dir, args=list(args), env=env)
     agents.append(agent.start())
     return agent
 
@@ -142,7 +149,7 @@ def bcrypt_hash(password: str) -> str:
     return hashed
 
 
-def test_registry_credentials_from_the_auth_file_reach_a_registry_that_asks(
+def test_registry_logins_from_the_auth_file_the_environment_and_the_docker_config(
     server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient,
     local_tags: list[str], test_image: Callable[[str], str], tmp_path: Path,
 ) -> None:  # fmt: skip
@@ -152,20 +159,24 @@ def test_registry_credentials_from_the_auth_file_reach_a_registry_that_asks(
     htpasswd.write_text(f"robot:{bcrypt_hash(password)}\n")
     with running_registry(tmp_path / "storage", htpasswd=htpasswd) as registry:
         repo = f"{registry.host}/dyt{uuid.uuid4().hex[:10]}/busybox"
-        docker_client.images.get(test_image("busybox")).tag(repo, "private")
-        for line in docker_client.images.push(
-            repo, "private", stream=True, decode=True, auth_config={"username": "robot", "password": password}
-        ):
-            assert "error" not in line, line
-        local_tags.append(f"{repo}:private")
-        docker_client.images.remove(f"{repo}:private")
+        login = {"username": "robot", "password": password}
+        for tag in ("private", "docker-config", "from-env"):  # one per agent that pulls
+            docker_client.images.get(test_image("busybox")).tag(repo, tag)
+            for line in docker_client.images.push(repo, tag, stream=True, decode=True, auth_config=login):
+                assert "error" not in line, line
+            local_tags.append(f"{repo}:{tag}")
+            docker_client.images.remove(f"{repo}:{tag}")
+        docker_config = tmp_path / "docker-config"
+        docker_config.mkdir()
+        basic = base64.b64encode(f"robot:{password}".encode()).decode()
+        (docker_config / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": basic}}}))
 
         def auth_file(name: str, secret: str) -> Path:
             path = tmp_path / name
             path.write_text(json.dumps({registry.host: {"username": "robot", "password": secret}}))
             return path
 
-        anonymous, wrong, right = (f"auth-{uuid.uuid4().hex[:8]}" for _ in range(3))
+        anonymous, wrong, right, host_config, env_login = (f"auth-{uuid.uuid4().hex[:8]}" for _ in range(5))
         allow = ["--reg-allow-list", registry.host]
         start_agent(server, agents, tmp_path, "--label", anonymous, *allow)
         start_agent(server, agents, tmp_path, "--label", wrong, *allow,
@@ -173,9 +184,25 @@ def test_registry_credentials_from_the_auth_file_reach_a_registry_that_asks(
         with_login = start_agent(server, agents, tmp_path, "--label", right, *allow,
                                  "--registry-auth-file", str(auth_file("right.json", password)))  # fmt: skip
 
+        # The agent host's own Docker config (here through DOCKER_CONFIG), and a login given
+        # in the environment (DOCKYARD_AGENT_REGISTRY_AUTH).
+        start_agent(
+            server,
+            agents,
+            tmp_path,
+            "--label",
+            host_config,
+            *allow,
+            env={"DOCKER_CONFIG": str(docker_config)},
+        )
+        start_agent(server, agents, tmp_path, "--label", env_login, *allow,
+                    env={"DOCKYARD_AGENT_REGISTRY_AUTH": json.dumps({registry.host: login})})  # fmt: skip
+
         refused = run(server, f"{repo}:private", anonymous, "echo never")
         mistaken = run(server, f"{repo}:private", wrong, "echo never")
         pulled = run(server, f"{repo}:private", right, "echo authenticated")
+        by_docker_config = run(server, f"{repo}:docker-config", host_config, "echo from docker config")
+        by_env = run(server, f"{repo}:from-env", env_login, "echo from env")
 
     assert refused["state"] == "Failed"
     assert f"Pulling image {repo}:private failed" in refused["state_message"]
@@ -185,5 +212,7 @@ def test_registry_credentials_from_the_auth_file_reach_a_registry_that_asks(
     assert "unauthorized" in mistaken["state_message"]
     assert pulled["state"] == "Success", f"{pulled}\n{with_login.output()[-2000:]}"
     assert "authenticated" in run_logs(server.url, pulled["id"])
+    assert by_docker_config["state"] == "Success", by_docker_config
+    assert by_env["state"] == "Success", by_env
     for agent in agents:
         assert password not in agent.output()
