@@ -121,6 +121,8 @@ def cases(allowed_root: Path, escape_link: Path) -> list[Case]:
         Case("empty command", docker_run(command=[]), ("command",)),
         Case("timeout of the wrong type", docker_run(timeout="10"), ("timeout",)),
         Case("negative timeout", docker_run(timeout=-1), ("timeout",)),
+        Case("infinite timeout (JSON Infinity)", docker_run(timeout=float("inf")), ("timeout",)),
+        Case("timeout NaN", docker_run(timeout=float("nan")), ("timeout",)),
         Case("ports of the wrong type", docker_run(ports="8080"), ("ports",)),
         Case("port out of range", docker_run(ports=[99999]), ("99999",)),
         # -- env ------------------------------------------------------------------------
@@ -184,6 +186,7 @@ def cases(allowed_root: Path, escape_link: Path) -> list[Case]:
         Case("shm above the cap", host(shm_size="100g"), ("shm_size", "--max-shm-size")),
         Case("negative ulimit", host(ulimits=[{"name": "nofile", "soft": -5, "hard": 10}]), ("ulimits",)),
         Case("cpu_shares a word", host(cpu_shares="lots"), ("cpu_shares", "integer")),
+        Case("nano_cpus NaN", host(nano_cpus=float("nan")), ("nano_cpus", "integer")),
         Case("extra_hosts redefining host.docker.internal", host(extra_hosts={"host.docker.internal": "192.0.2.1"}), ("host.docker.internal",)),
         Case("extra_hosts address not an IP", host(extra_hosts={"evil": "evil.example"}), ("extra_hosts",)),
         # -- accepted and ignored ---------------------------------------------------------------
