@@ -79,14 +79,21 @@ def tls_args(remote: TlsDaemon, *, ca: Path, cert: Path | None, key: Path | None
     return args
 
 
+@pytest.mark.parametrize("given_by", ["--tls-* flags", "DOCKER_* variables"])
 def test_a_run_succeeds_in_a_container_on_the_tls_daemon(
     remote: TlsDaemon, remote_client: docker.DockerClient, remote_busybox: str, server: ServerProcess,
-    agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
+    agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path, given_by: str,
 ) -> None:  # fmt: skip
     label = f"tls-{uuid.uuid4().hex[:8]}"
     certs = remote.certs
-    args = tls_args(remote, ca=certs.ca, cert=certs.cert, key=certs.key)
-    agent = AgentProcess(server.url, log_dir=tmp_path, args=["--label", label, "--keep-containers", *args])
+    if given_by == "--tls-* flags":
+        args, env = tls_args(remote, ca=certs.ca, cert=certs.cert, key=certs.key), {}
+    else:  # as for the Docker CLI: no --base-url, the daemon and its TLS from the environment
+        args = ["--network", "none", "--no-docker-interface"]
+        env = {"DOCKER_HOST": remote.url, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs.directory)}
+    agent = AgentProcess(
+        server.url, log_dir=tmp_path, args=["--label", label, "--keep-containers", *args], env=env
+    )
     agents.append(agent.start())
 
     run_id = dockyard_run(
