@@ -16,7 +16,7 @@ import docker
 import docker.errors
 from _agents import AgentProcess, Api, dockyard_agent, kill_pids, prefect_agent, start_server, stop_process
 from _daemon import FLOW_ID, build_streaming_image, remove_labelled, unique
-from _procfs import descendants, identities, still_running
+from _procfs import descendants, identities, still_running, tree_cpu_seconds
 
 IMAGE = "dockyard-test/prefect-stub:1"
 STREAM_IMAGE = "dockyard-test/prefect-stub-chatty:1"
@@ -48,6 +48,9 @@ class Bench:
         self.server, url = start_server(self.tmp / "bench.db", self.tmp / "server.log")
         self._api = Api(url)
         return self._api
+
+    def server_cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.server.pid) if self.server is not None else 0.0
 
     def run_name(self, phase: str, index: int) -> str:
         return f"bench-{self.session}-{phase}-{index:03d}"

@@ -15,6 +15,8 @@ class Throughput:
     launched: float | None = None
     cpu_to_last_start: float | None = None
     cpu_until_removed: float | None = None
+    server_cpu_until_removed: float | None = None  # the dockyard server's share
+    machine_cpu_to_last_start: float | None = None  # every process on the machine (noisy)
     peak_kib: int | None = None
     removed: int | None = None
     states: str = ""
@@ -76,5 +78,6 @@ class Figures:
     raw_serial: Throughput | None = None
     dockyard: AgentFigures | None = None
     prefect: AgentFigures | None = None
+    round_rates: dict[str, list[float | None]] = field(default_factory=dict)  # runs/s per round
     gaps: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from _bench import BENCH_LABEL, IMAGE, STREAM_IMAGE, Bench
 from _daemon import FLOW_ID, EventRecorder, raw_create_start_loop, remove_labelled, unique
 from _figures import Streaming, Throughput
-from _procfs import TreeMemory, tree_cpu_seconds, tree_memory, vm_hwm_kib
+from _procfs import TreeMemory, machine_busy_seconds, tree_cpu_seconds, tree_memory, vm_hwm_kib
 
 COMMAND = "prefect execute flow-run"  # what both agents run for a flow of core version 1.4.1
 IDLE_SECONDS = 16.0  # Prefect's backoff reaches 10 s after 0.25+0.5+1+2+4+8 s of empty polls
@@ -19,6 +19,7 @@ IDLE_SECONDS = 16.0  # Prefect's backoff reaches 10 s after 0.25+0.5+1+2+4+8 s o
 
 def raw_loop(bench: Bench, runs: int, workers: int, *, auto_remove: bool = False) -> Throughput:
     phase_id = str(uuid.uuid4())
+    machine_before = machine_busy_seconds()
     result = raw_create_start_loop(
         bench.client,
         image=IMAGE,
@@ -30,12 +31,14 @@ def raw_loop(bench: Bench, runs: int, workers: int, *, auto_remove: bool = False
         name_prefix=f"bench-{bench.session}-raw{workers}{'rm' if auto_remove else ''}",
         auto_remove=auto_remove,
     )
+    machine = machine_busy_seconds() - machine_before
     remove_labelled(bench.client, f"{FLOW_ID}={phase_id}")  # outside the timed window
     return Throughput(
         runs=runs,
         available=result.began,
         starts=[event.time for event in result.starts],
         cpu_to_last_start=result.client_cpu_seconds,
+        machine_cpu_to_last_start=machine,
     )
 
 
@@ -50,11 +53,12 @@ def throughput(bench: Bench, kind: str, runs: int) -> Throughput:
     with EventRecorder(bench.client, f"{FLOW_ID}={flow_id}") as events:
         agent = bench.launch(kind, label, show_flow_logs=False)
         registered = api.wait_registered(agent)
-        cpu_before = tree_cpu_seconds(agent.pid)
+        cpu_before, server_before = tree_cpu_seconds(agent.pid), bench.server_cpu_seconds()
+        machine_before = machine_busy_seconds()
         starts = events.wait_for("start", runs, timeout=max(120.0, runs * 2.0))
-        cpu_started = tree_cpu_seconds(agent.pid)
+        cpu_started, machine = tree_cpu_seconds(agent.pid), machine_busy_seconds() - machine_before
         destroyed = events.wait_for("destroy", len(starts), timeout=60.0)
-        cpu_removed = tree_cpu_seconds(agent.pid)
+        cpu_removed, server_removed = tree_cpu_seconds(agent.pid), bench.server_cpu_seconds()
         peak = vm_hwm_kib(agent.pid)
     states = Counter(api.states(run_ids).values()).most_common()
     bench.stop_agent(agent)
@@ -65,6 +69,8 @@ def throughput(bench: Bench, kind: str, runs: int) -> Throughput:
         launched=agent.launched,
         cpu_to_last_start=cpu_started - cpu_before,
         cpu_until_removed=cpu_removed - cpu_before if len(destroyed) >= len(starts) else None,
+        server_cpu_until_removed=server_removed - server_before,
+        machine_cpu_to_last_start=machine,
         peak_kib=peak,
         removed=len(destroyed),
         states=", ".join(f"{state} {count}" for state, count in states),

@@ -97,6 +97,14 @@ def tree_cpu_seconds(pid: int, proc: Path = PROC) -> float:
     return ticks / CLOCK_TICKS
 
 
+def machine_busy_seconds(proc: Path = PROC) -> float:
+    """CPU time every core has spent on anything but idling and waiting, since boot (the
+    first line of /proc/stat: user nice system idle iowait irq softirq steal ...)."""
+    fields = (proc / "stat").read_text().splitlines()[0].split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 def _kib_field(path: Path, field: str) -> int | None:
     try:
         text = path.read_text()

@@ -62,6 +62,10 @@ def _throughput_table(figures: Figures) -> Table:
 
     row(f"runs/s (available -> {n}th start)", lambda t: t.rate, fmt(REFERENCE["rate"]))
     row(f"  ratio to (a) raw x{w}", lambda t: ratio(t.rate, raw_rate), fmt(REFERENCE["rate_ratio"]))
+    if any(len(rates) > 1 for rates in figures.round_rates.values()):
+        keys = ["raw", "raw+rm", None, "dockyard", "prefect"]
+        rounds = [" ".join(fmt(r, ".1f") for r in figures.round_rates.get(k, [])) if k else "" for k in keys]
+        table.row("  runs/s of each round (the median is kept)", *[r or "-" for r in rounds], "")
     row(f"steady runs/s (1st -> {n}th start)", lambda t: t.steady_rate)
     row(f"  ratio to (a) raw x{w}", lambda t: ratio(t.steady_rate, raw.steady_rate if raw else None))
     row("seconds, available -> 1st start", lambda t: t.first_start_after)
@@ -74,6 +78,11 @@ def _throughput_table(figures: Figures) -> Table:
         fmt(REFERENCE["cpu_ms"], ".1f"),
     )
     row("  ratio to (c)", lambda t: ratio(t.per_run_ms(t.cpu_until_removed), _prefect_cpu_ms(figures)))
+    row("server CPU ms/run, registered -> removed", lambda t: t.per_run_ms(t.server_cpu_until_removed))
+    row(
+        f"machine CPU ms/run -> {n}th start (all procs)",
+        lambda t: t.per_run_ms(t.machine_cpu_to_last_start),
+    )
     row(
         "client CPU ms/run (this script's SDK calls)",
         lambda t: t.per_run_ms(t.cpu_to_last_start) if t.launched is None else None,

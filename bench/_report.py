@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -17,6 +20,14 @@ def percentile(values: Sequence[float], q: float) -> float:
     rank = (len(ordered) - 1) * q / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median_by(items: Sequence[T], key: Callable[[T], float]) -> T | None:
+    """The item whose key is the median (the lower middle one of an even count)."""
+    if not items:
+        return None
+    ordered = sorted(items, key=key)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -38,7 +49,7 @@ def fmt(value: float | int | str | None, spec: str = ".2f") -> str:
 class Table:
     """Rows of a label and one cell per column, printed with aligned columns."""
 
-    def __init__(self, title: str, columns: Sequence[str], label_width: int = 44) -> None:
+    def __init__(self, title: str, columns: Sequence[str], label_width: int = 46) -> None:
         self.title = title
         self.columns = list(columns)
         self.label_width = label_width

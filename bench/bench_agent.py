@@ -49,10 +49,12 @@ from typing import TypeVar
 import _phases
 from _agents import PREFECT, REPO
 from _bench import IMAGE, Bench
-from _figures import AgentFigures, Figures
+from _figures import AgentFigures, Figures, Throughput
 from _render import render
+from _report import median_by
 
 WORKERS = 8  # dockyard's Agent(workers=8): deployments in parallel
+NAMES = {"dockyard": "(b) dockyard agent", "prefect": "(c) Prefect 1.4.1 DockerAgent"}
 T = TypeVar("T")
 
 
@@ -84,10 +86,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--prefect-args", default="", metavar="ARGS", help="extra `prefect agent docker start` options"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the throughput phases this often (alternating their order) and keep each"
+        " column's median round: the daemon is shared, and noisy (default 1)",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the agents' and the server's logs")
     options = parser.parse_args(argv)
     if options.runs < 2:
         parser.error("--runs must be at least 2")
+    if options.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return options
 
 
@@ -99,6 +110,42 @@ def _guarded(figures: Figures, name: str, measure: Callable[[], T]) -> T | None:
         figures.notes.append(f"{name} FAILED: {type(exc).__name__}: {exc}")
         print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
         return None
+
+
+def _throughput_rounds(
+    bench: Bench,
+    figures: Figures,
+    agents: dict[str, AgentFigures],
+    options: argparse.Namespace,
+    progress: Callable[[str], None],
+) -> None:
+    """The throughput phases back to back, so they see the same daemon conditions; with
+    several rounds, alternately in reverse order, and each column keeps its median round."""
+    n = options.runs
+    phases: list[tuple[str, str, Callable[[], Throughput]]] = [
+        ("raw", f"(a) raw SDK create+start, {n} containers on {WORKERS} threads",
+         partial(_phases.raw_loop, bench, n, WORKERS)),
+        ("raw+rm", "(a) the same with auto_remove (the daemon removes each container when it exits)",
+         partial(_phases.raw_loop, bench, n, WORKERS, auto_remove=True)),
+    ]  # fmt: skip
+    for kind in agents:
+        phases.append((kind, f"{NAMES[kind]}: {n} runs", partial(_phases.throughput, bench, kind, n)))
+    measured: dict[str, list[Throughput]] = {key: [] for key, _, _ in phases}
+    for round_index in range(options.rounds):
+        for key, title, measure in phases if round_index % 2 == 0 else phases[::-1]:
+            progress(f"{title}{f' (round {round_index + 1})' if options.rounds > 1 else ''}")
+            result = _guarded(figures, key, measure)
+            if result is not None:
+                measured[key].append(result)
+    figures.round_rates = {key: [t.rate for t in found] for key, found in measured.items()}
+    figures.raw_parallel = median_by(measured["raw"], _rate)
+    figures.raw_parallel_removing = median_by(measured["raw+rm"], _rate)
+    for kind, figures_of_kind in agents.items():
+        figures_of_kind.throughput = median_by(measured[kind], _rate)
+
+
+def _rate(throughput: Throughput) -> float:
+    return throughput.rate if throughput.rate is not None else 0.0
 
 
 def run(options: argparse.Namespace, progress: Callable[[str], None]) -> Figures:
@@ -115,7 +162,6 @@ def run(options: argparse.Namespace, progress: Callable[[str], None]) -> Figures
     figures = Figures(runs=options.runs, workers=WORKERS)
     agents = {kind: AgentFigures() for kind in kinds}
     figures.dockyard, figures.prefect = agents.get("dockyard"), agents.get("prefect")
-    names = {"dockyard": "(b) dockyard agent", "prefect": "(c) Prefect 1.4.1 DockerAgent"}
     rng = random.Random(1)
     figures.gaps = [rng.uniform(0.5, 1.5) * options.latency_gap for _ in range(options.latency_runs)]
     n = options.runs
@@ -130,27 +176,23 @@ def run(options: argparse.Namespace, progress: Callable[[str], None]) -> Figures
             "container start times come from Docker's events stream (start events, by flow-id label)",
         ]
         figures.notes += [f"extra {k} agent options: {' '.join(v)}" for k, v in agent_args.items() if v]
-        # Throughput phases back to back, so they see the same daemon conditions.
-        progress(f"(a) raw SDK create+start, {n} containers on {WORKERS} threads")
-        figures.raw_parallel = _guarded(figures, "(a)", partial(_phases.raw_loop, bench, n, WORKERS))
-        progress("(a) the same with auto_remove (the daemon removes each container when it exits)")
-        figures.raw_parallel_removing = _guarded(
-            figures, "(a) +rm", partial(_phases.raw_loop, bench, n, WORKERS, auto_remove=True)
-        )
-        for kind in kinds:
-            progress(f"{names[kind]}: {n} runs")
-            agents[kind].throughput = _guarded(figures, kind, partial(_phases.throughput, bench, kind, n))
+        if options.rounds > 1:
+            figures.notes.append(
+                f"throughput: {options.rounds} rounds in alternating order;"
+                " each column shows its median round"
+            )
+        _throughput_rounds(bench, figures, agents, options, progress)
         progress(f"(a) raw SDK create+start, {n} containers one at a time")
         figures.raw_serial = _guarded(figures, "(a) x1", partial(_phases.raw_loop, bench, n, 1))
         for kind in kinds if options.latency_runs else []:
             progress(
-                f"{names[kind]}: idle {_phases.IDLE_SECONDS:.0f} s, then {options.latency_runs} single runs"
+                f"{NAMES[kind]}: idle {_phases.IDLE_SECONDS:.0f} s, then {options.latency_runs} single runs"
             )
             agents[kind].latencies = (
                 _guarded(figures, kind, partial(_phases.latency, bench, kind, figures.gaps)) or []
             )
         for kind in kinds if options.streams else []:
-            progress(f"{names[kind]} with --show-flow-logs: {options.streams} streaming containers")
+            progress(f"{NAMES[kind]} with --show-flow-logs: {options.streams} streaming containers")
             agents[kind].streaming = _guarded(
                 figures, kind, partial(_phases.streaming, bench, kind, options.streams)
             )

@@ -9,6 +9,7 @@ from _procfs import (
     CLOCK_TICKS,
     descendants,
     identities,
+    machine_busy_seconds,
     parse_stat,
     still_running,
     tree_cpu_seconds,
@@ -90,3 +91,10 @@ def test_a_reused_pid_is_not_the_process_that_was_recorded(proc: Path) -> None:
     (proc / "103" / "stat").write_text(stat_line(103, 1, starttime=2000))  # 103 ended; a new 103
     assert still_running((103, 1000), proc) is False
     assert still_running((101, 1000), proc) is True
+
+
+def test_machine_busy_time_leaves_out_idle_and_io_wait(tmp_path: Path) -> None:
+    (tmp_path / "stat").write_text(
+        "cpu  100 20 30 5000 70 1 2 3 0 0\ncpu0 50 10 15 2500 35 1 1 1 0 0\nintr 12345\n"
+    )
+    assert machine_busy_seconds(tmp_path) == pytest.approx((100 + 20 + 30 + 1 + 2 + 3) / CLOCK_TICKS)

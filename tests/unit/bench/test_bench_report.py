@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _figures import Streaming, Throughput
 from _procfs import TreeMemory
-from _report import Table, at_least, at_most, percentile, ratio, verdict
+from _report import Table, at_least, at_most, median_by, percentile, ratio, verdict
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,10 @@ def test_extra_memory_per_stream_is_the_growth_over_idle_per_started_container()
     assert (
         Streaming(streams=20, started=0, idle=idle, busy=idle, lines_printed=0).extra_per_stream_kib is None
     )
+
+
+def test_median_by_keeps_the_middle_item_and_the_lower_middle_of_an_even_count() -> None:
+    rounds = [("b", 7.1), ("a", 6.2), ("c", 7.9)]
+    assert median_by(rounds, key=lambda r: r[1]) == ("b", 7.1)
+    assert median_by([*rounds, ("d", 8.5)], key=lambda r: r[1]) == ("b", 7.1)
+    assert median_by([], key=lambda r: r) is None
