@@ -152,8 +152,8 @@ def test_the_api_key_reaches_the_flow_runner_and_nowhere_it_should_not(
     assert KEY not in server.log()
 
     plan = subprocess.run(
-        [str(DOCKYARD), "agent", "plan", "--image", busybox],
-        capture_output=True, text=True, env={**os.environ, "PREFECT__CLOUD__API_KEY": KEY}, timeout=60,
+        [str(DOCKYARD), "agent", "plan", "--key", KEY, "--image", busybox],
+        capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert plan.returncode == 0, plan.stderr
     env = dict(item.split("=", 1) for item in json.loads(plan.stdout)["container"]["Env"])
