@@ -161,10 +161,10 @@ def test_registry_logins_from_the_auth_file_the_environment_and_the_docker_confi
         repo = f"{registry.host}/dyt{uuid.uuid4().hex[:10]}/busybox"
         login = {"username": "robot", "password": password}
         for tag in ("private", "docker-config", "from-env"):  # one per agent that pulls
+            local_tags.append(f"{repo}:{tag}")  # untagged at the end even if the push fails
             docker_client.images.get(test_image("busybox")).tag(repo, tag)
             for line in docker_client.images.push(repo, tag, stream=True, decode=True, auth_config=login):
                 assert "error" not in line, line
-            local_tags.append(f"{repo}:{tag}")
             docker_client.images.remove(f"{repo}:{tag}")
         docker_config = tmp_path / "docker-config"
         docker_config.mkdir()
