@@ -153,8 +153,8 @@ def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
     summary = {
         "corpus_size": len(corpus),
         "hostile_outcomes": dict(outcomes),
-        "refused_by_plan": sum(1 for c in corpus if c.outcome == "Failed" and not c.by_daemon),
-        "refused_by_daemon": sum(1 for c in corpus if c.by_daemon),
+        "refused_by_plan": sum(1 for c in corpus if c.outcome == "Failed" and not c.needs_daemon),
+        "refused_after_asking_the_daemon": sum(1 for c in corpus if c.needs_daemon),
         "accepted_and_ignored": len(accepted),
         "good_runs": len(good),
         "good_outcomes": dict(collections.Counter(runs[r]["state"] for r in good)),

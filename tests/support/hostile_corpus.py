@@ -6,10 +6,10 @@ the agent flags below: Docker Hub namespace ``dockyard-test`` only (``--reg-allo
 the local test images normalise to ``docker.io/dockyard-test/...``), only busybox among
 those (``--allow-image``), no pulls, one bind root, and resource maxima.
 
-A few cases are not refusals: ``auto_remove`` is accepted and ignored (dockyard removes the
-container itself after recording the outcome), and some are refused by the daemon rather
-than the plan (an allowed image that is not on the daemon) — ``by_daemon`` marks them, as
-``dockyard agent plan`` (which contacts nothing) cannot see those.
+One case is not a refusal: ``auto_remove`` is accepted and ignored (dockyard removes the
+container itself after recording the outcome). One is refused only once the daemon has been
+asked whether the image is there (an allowed image that is not, with --no-pull):
+``needs_daemon`` marks it, as ``dockyard agent plan`` (which contacts nothing) cannot see it.
 """
 
 # A table of cases reads best one case a line.
@@ -50,7 +50,7 @@ class Case:
     run_config: Any
     expect: tuple[str, ...] = ()  # words the Failed message must contain
     outcome: str = "Failed"
-    by_daemon: bool = False  # refused by the daemon at create, not by the plan
+    needs_daemon: bool = False  # refused after asking the daemon (still before any create)
     # False where only a running agent can see it: the links on the daemon's host.
     plan_sees: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
@@ -106,7 +106,7 @@ def cases(allowed_root: Path, escape_link: Path) -> list[Case]:
             "allowed image not on the daemon (--no-pull)",
             docker_run(image="dockyard-test/busybox:absent"),
             ("dockyard-test/busybox:absent",),
-            by_daemon=True,
+            needs_daemon=True,
         ),
         # -- the run config's shape -----------------------------------------------------
         Case("run config a string", "DockerRun", ("not an object",)),

@@ -32,7 +32,9 @@ def test_the_corpus_is_large_and_its_names_unique() -> None:
     assert len({case.name for case in CORPUS}) == len(CORPUS)
 
 
-@pytest.mark.parametrize("case", [c for c in CORPUS if c.plan_sees and not c.by_daemon], ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", [c for c in CORPUS if c.plan_sees and not c.needs_daemon], ids=lambda c: c.name
+)
 def test_the_plan_refuses_each_case_naming_the_setting(case: Case) -> None:
     result = CliRunner().invoke(
         cli, ["agent", "plan", *corpus_agent_flags(ROOT), "--run-config", json.dumps(case.run_config)]
