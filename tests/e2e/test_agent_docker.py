@@ -66,7 +66,12 @@ def test_a_run_becomes_a_container_with_the_agents_env_labels_mounts_and_network
         run_id = created["id"]
 
         container = wait_until(lambda: (agent.containers(docker_client) or [None])[0], what="the container")
-        wait_until(lambda: dockyard_run(server.url, "show", run_id)["state"] == "Submitted", what="Submitted")
+        wait_until(
+            lambda: dockyard_run(server.url, "show", run_id)["state"] in ("Submitted", "Running"),
+            what="claimed",
+        )
+        history = [s["state"] for s in dockyard_run(server.url, "show", run_id)["states"]]
+        assert history[:2] == ["Scheduled", "Submitted"], history
         container.reload()
         attrs = container.attrs
         env = dict(item.split("=", 1) for item in attrs["Config"]["Env"])

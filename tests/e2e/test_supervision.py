@@ -93,7 +93,9 @@ def test_cancelling_a_running_container_stops_it_and_ends_cancelled(
 ) -> None:  # fmt: skip
     agent = start_agent(server, agents, tmp_path, label, "--cancel-grace", "2")
     run_id = create(server, label, "trap '' TERM; echo running; sleep 300")
-    wait_until(lambda: dockyard_run(server.url, "show", run_id)["state"] == "Submitted", what="Submitted")
+    wait_until(
+        lambda: dockyard_run(server.url, "show", run_id)["state"] in ("Submitted", "Running"), what="claimed"
+    )
     container = wait_until(lambda: (agent.containers(docker_client) or [None])[0], what="the container")
     wait_until(lambda: container.reload() or container.status == "running", what="running")
 
@@ -181,7 +183,8 @@ def test_a_daemon_restart_mid_run_is_reconciled(
         try:
             run_id = create(server, label, "echo started; sleep 300")
             wait_until(
-                lambda: dockyard_run(server.url, "show", run_id)["state"] == "Submitted", what="Submitted"
+                lambda: dockyard_run(server.url, "show", run_id)["state"] in ("Submitted", "Running"),
+                what="claimed",
             )
             client = daemon.client()
             wait_until(
