@@ -154,16 +154,21 @@ def start(
     except DockyardError as exc:
         container.shutdown_resources()
         raise click.ClickException(str(exc)) from exc
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    release_waiters = container.queue_signal().release_all
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        # Answer agents' long polls first: waitress waits for busy threads when it stops.
+        release_waiters()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     auth = "API key required" if settings["api_key"] else "no API key"
     log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), path, auth)
     try:
         api.run()
     finally:
+        release_waiters()
         api.close()
         container.shutdown_resources()
         log.info("dockyard server stopped")
-
-
-def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)

@@ -29,6 +29,7 @@ class QueueSignal:
         self._version = int(time.time()) - _EPOCH
         self._waiters = 0
         self._max_waiters = max_waiters
+        self._closing = False
 
     @property
     def version(self) -> int:
@@ -40,12 +41,19 @@ class QueueSignal:
             self._version += 1
             self._changed.notify_all()
 
+    def release_all(self) -> None:
+        """The server is stopping: answer every waiting agent now (each holds a server
+        thread the shutdown would otherwise wait for) and make later waits return at once."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+
     def wait(self, after: int | None, timeout: float) -> int:
         """The current version, once it differs from ``after`` or ``timeout`` (at most a
         minute) has passed; at once when ``after`` is None or already stale."""
         timeout = max(0.0, min(timeout, MAX_WAIT_SECONDS))
         with self._changed:
-            if after is None or after != self._version or timeout == 0:
+            if after is None or after != self._version or timeout == 0 or self._closing:
                 return self._version
             if self._waiters >= self._max_waiters:
                 raise TooManyListeners(
@@ -53,7 +61,7 @@ class QueueSignal:
                 )
             self._waiters += 1
             try:
-                self._changed.wait_for(lambda: self._version != after, timeout)
+                self._changed.wait_for(lambda: self._version != after or self._closing, timeout)
             finally:
                 self._waiters -= 1
             return self._version

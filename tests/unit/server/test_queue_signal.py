@@ -31,6 +31,19 @@ def test_versions_fit_graphql_int_and_only_change_on_bumps() -> None:
     assert signal.wait(start, 10) == start + 1
 
 
+def test_a_stopping_server_releases_every_waiter_at_once() -> None:
+    signal = QueueSignal(max_waiters=4)
+    version = signal.version
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (signal.wait(version, 60), done.set()))
+    waiter.start()
+    while signal._waiters == 0:  # the waiter is parked
+        threading.Event().wait(0.01)
+    signal.release_all()
+    assert done.wait(10), "a waiting agent must not hold up the server's shutdown"
+    assert signal.wait(version, 60) == version, "later waits return at once"
+
+
 def test_a_waiter_wakes_on_a_bump_and_too_many_waiters_are_refused() -> None:
     signal = QueueSignal(max_waiters=1)
     version = signal.version
