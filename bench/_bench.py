@@ -9,7 +9,7 @@ import signal
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import docker
@@ -24,7 +24,7 @@ BENCH_LABEL = "org.dockyard.bench"
 
 
 class Bench:
-    def __init__(self, *, keep_logs: bool, agent_args: dict[str, Sequence[str]]) -> None:
+    def __init__(self, *, keep_logs: bool, agent_args: Mapping[str, Sequence[str]]) -> None:
         self.keep_logs = keep_logs
         self.agent_args = agent_args
         self.session = uuid.uuid4().hex[:10]

@@ -39,7 +39,7 @@ class EventRecorder:
         self, client: docker.DockerClient, label: str, actions: Iterable[str] = ("start", "destroy")
     ):
         self._client = client
-        self._filters = {"type": "container", "label": [label], "event": list(actions)}
+        self._filters: dict[str, Any] = {"type": "container", "label": [label], "event": list(actions)}
         self._events: list[ContainerEvent] = []
         self._changed = threading.Condition()
         self._stream: Any = None
@@ -47,7 +47,7 @@ class EventRecorder:
 
     def __enter__(self) -> EventRecorder:
         # `since` a moment ago: the stream is open before anything this phase does.
-        self._stream = self._client.events(since=time.time() - 1, filters=self._filters, decode=True)
+        self._stream = self._client.events(since=int(time.time()) - 1, filters=self._filters, decode=True)
         self._thread.start()
         return self
 
