@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 from typing import Any
 
+from dockyard.adapters.graphql_api import strict_json
 from dockyard.domain.server.errors import InvalidInput
 
 MAX_FLOW_BYTES = 64 * 1024 * 1024  # decompressed; refuses a decompression bomb
@@ -20,6 +20,6 @@ def decompress_flow(text: str) -> Any:
         raw = inflater.decompress(packed, MAX_FLOW_BYTES)
         if inflater.unconsumed_tail:
             raise InvalidInput(f"Serialized flow is larger than {MAX_FLOW_BYTES} bytes once decompressed.")
-        return json.loads(raw)
+        return strict_json.loads(raw)
     except (binascii.Error, zlib.error, ValueError) as exc:
         raise InvalidInput(f"Unable to decompress serialized flow: {exc}") from exc

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import version
 from typing import Any
 
+from dockyard.adapters.graphql_api import strict_json
 from dockyard.adapters.graphql_api.executor import GraphQLApi, error
 from dockyard.domain.server.context import Caller
 
@@ -114,7 +115,7 @@ class GraphQLWsgiApp:
     def _request(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
         raw = self._read_body(environ)
         try:
-            request = json.loads(raw)
+            request = strict_json.loads(raw)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise _Refused(
                 "400 Bad Request", "Malformed request: the body is not valid JSON.", "BAD_REQUEST"
@@ -128,7 +129,7 @@ class GraphQLWsgiApp:
         variables = request.get("variables")
         if isinstance(variables, str):  # Prefect 1.x double-encodes its variables
             try:
-                variables = json.loads(variables)
+                variables = strict_json.loads(variables)
             except (ValueError, RecursionError):
                 raise _Refused(
                     "400 Bad Request",

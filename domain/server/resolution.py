@@ -15,7 +15,11 @@ from dockyard.domain.server.filters import Row
 
 def _labels_of(config: Any) -> list[str] | None:
     if isinstance(config, Mapping) and config.get("labels") is not None:
-        return [str(label) for label in config["labels"]]
+        labels = config["labels"]
+        # A string would iterate as single characters: labels must be a real list.
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise InvalidInput("run_config.labels must be a list of strings.")
+        return list(labels)
     return None
 
 

@@ -259,6 +259,8 @@ def test_registration_documents(api: GraphQLWsgiApp) -> None:
             "'variables' is a string that is not valid JSON",
         ),
         (b'{"query": "{ hello }", "variables": [1]}', 400, "'variables' must be an object"),
+        (b'{"query": "{ hello }", "variables": {"x": NaN}}', 400, "not valid JSON"),
+        (b'{"query": "{ hello }", "variables": "{\\"x\\": Infinity}"}', 400, "not valid JSON"),
         (b'{"query": "{ hello"}', 200, "Syntax Error"),
         (b'{"query": "{ no_such_field }"}', 200, "Cannot query field 'no_such_field'"),
         (b'{"query": "{ flow_run(limit: \\"ten\\") { id } }"}', 200, "Int cannot represent"),
@@ -304,6 +306,20 @@ def test_bad_mutation_input_changes_nothing(api: GraphQLWsgiApp) -> None:
         assert problems[0]["message"]
     run = data(api, '{{ flow_run_by_pk(id: "{}") {{ state version }} }}'.format(ids["run"]))["flow_run_by_pk"]
     assert run == {"state": "Scheduled", "version": 1}
+
+
+@pytest.mark.parametrize("labels", [5, "abc", ["ok", 7], {"a": 1}])
+def test_run_config_labels_that_are_not_a_list_of_strings_are_refused(
+    api: GraphQLWsgiApp, labels: Any
+) -> None:
+    ids = seed_run(api)
+    (problem,) = errors(
+        api,
+        "mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { id } }",
+        {"input": {"flow_id": ids["flow"], "run_config": {"type": "DockerRun", "labels": labels}}},
+    )
+    assert problem["message"] == "run_config.labels must be a list of strings."
+    assert problem["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_oversized_bodies_and_wrong_routes(api: GraphQLWsgiApp) -> None:
