@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
 from dockyard.domain.agent.model import FlowInfo, FlowRun
 from dockyard.domain.agent.plan import plan_container, redacted
 from dockyard.domain.errors import DockyardError
@@ -80,7 +81,17 @@ def plan(ctx: click.Context, /, **params: Any) -> None:
         config = resolve_agent_config(
             agent_overrides(ctx), config_file=config_file_option(ctx), host_os=host_os
         )
-        container = plan_container(run, config, agent_id="preview", daemon_id="preview", host_os=host_os)
+        # Like the agent: where the daemon shares this file system, binds are checked with
+        # their symbolic links followed, so the plan refuses what the agent would.
+        local = host_os == "linux" and daemon_shares_this_file_system(config.base_url)
+        container = plan_container(
+            run,
+            config,
+            agent_id="preview",
+            daemon_id="preview",
+            host_os=host_os,
+            real_path=real_host_path if local else None,
+        )
     except DockyardError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(redacted(container), indent=2))

@@ -220,3 +220,21 @@ def test_agent_group_help_lists_plan() -> None:
     result = CliRunner().invoke(cli, ["agent", "--help"])
     assert result.exit_code == 0
     assert "plan" in result.output
+
+
+def test_plan_refuses_a_bind_that_escapes_an_allowed_root_through_a_symlink(tmp_path: Path) -> None:
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "escape").symlink_to("/")
+    host_config = {"binds": {str(allowed / "escape"): {"bind": "/host", "mode": "ro"}}}
+    result = plan(
+        "--image", "busybox:1", "--allow-bind-root", str(allowed),
+        "--run-config", json.dumps({"host_config": host_config}),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "--allow-bind-root" in result.stderr
+    ok = plan_json(
+        "--image", "busybox:1", "--allow-bind-root", str(allowed),
+        "--run-config", json.dumps({"host_config": {"binds": {str(allowed): {"bind": "/x", "mode": "ro"}}}}),
+    )  # fmt: skip
+    assert f"{allowed}:/x:ro" in ok["container"]["HostConfig"]["Binds"]
