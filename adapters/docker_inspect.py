@@ -60,6 +60,18 @@ def container_state(document: Mapping[str, Any]) -> ContainerState:
     )
 
 
+def container_summary(summary: Mapping[str, Any]) -> ContainerState:
+    """A ``GET /containers/json`` entry as a ``ContainerState``: id, name, status and
+    labels only (the list carries no exit code, OOM flag or times)."""
+    names = summary.get("Names") or [""]
+    return ContainerState(
+        id=str(summary.get("Id", "")),
+        name=str(names[0]).lstrip("/"),
+        status=str(summary.get("State", "")),
+        labels=dict(summary.get("Labels") or {}),
+    )
+
+
 def image_info(document: Mapping[str, Any]) -> ImageInfo:
     return ImageInfo(
         id=str(document.get("Id", "")),

@@ -34,7 +34,13 @@ from dockyard.adapters.docker_errors import (
     translated,
     unavailable,
 )
-from dockyard.adapters.docker_inspect import container_state, image_info, json_ready, label_filters
+from dockyard.adapters.docker_inspect import (
+    container_state,
+    container_summary,
+    image_info,
+    json_ready,
+    label_filters,
+)
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.errors import ContainerNameConflict, ImageNotFound, PullFailed, RuntimeRequestFailed
 from dockyard.ports.container_runtime import ContainerState, DaemonInfo, ImageInfo
@@ -177,14 +183,20 @@ class DockerContainerRuntime:
                 return None
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
-        """Every container (any status) with all the labels, each inspected for its exit
-        code and times; containers removed while listing are left out."""
+        """Every container (any status) with all the labels. One request for the list;
+        only ended containers are inspected (for their exit code, OOM flag and times), as a
+        supervisor lists often and most containers are still running. Containers removed
+        while listing are left out."""
         filters = {"label": label_filters(labels)} if labels else None
         with translated("Cannot list containers"):
             self._ready()
             summaries = self._api.containers(all=True, filters=filters)
-        states = (self.inspect_container(str(summary["Id"])) for summary in summaries)
-        return [state for state in states if state is not None]
+        found = []
+        for summary in map(container_summary, summaries):
+            state = self.inspect_container(summary.id) if summary.ended else summary
+            if state is not None:
+                found.append(state)
+        return found
 
     def wait_container(self, container_id: str, timeout: float | None = None) -> ContainerState | None:
         """Block until the container is not running (or ``timeout`` seconds pass), then

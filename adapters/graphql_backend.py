@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.adapters.graphql_transport import GraphQLTransport
-from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, TaskRunInfo
+from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, StateUpdate, TaskRunInfo
 from dockyard.domain.errors import BackendError, BackendUnavailable
 from dockyard.domain.states import iso
 
@@ -141,6 +141,12 @@ class GraphQLBackend:
 
     def set_flow_run_state(self, run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
         states = [{"flow_run_id": run_id, "version": version, "state": dict(state)}]
+        self._transport.execute(SET_FLOW_RUN_STATES, {"input": {"states": states}})
+
+    def set_flow_run_states(self, updates: Sequence[StateUpdate]) -> None:
+        if not updates:
+            return
+        states = [{"flow_run_id": u.run_id, "version": u.version, "state": dict(u.state)} for u in updates]
         self._transport.execute(SET_FLOW_RUN_STATES, {"input": {"states": states}})
 
     def set_task_run_state(self, task_run_id: str, version: int | None, state: Mapping[str, Any]) -> None:

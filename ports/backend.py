@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus
+from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
 
 
 @runtime_checkable
@@ -40,6 +40,9 @@ class Backend(Protocol):
     def set_flow_run_state(self, run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
         """Write a new state. Raises ``SubmissionConflict`` when the backend's Submitted
         lock says another agent has the run."""
+
+    def set_flow_run_states(self, updates: Sequence[StateUpdate]) -> None:
+        """Write states for several runs in one request (none are written if it fails)."""
 
     def set_task_run_state(self, task_run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
         """Write a new task-run state."""

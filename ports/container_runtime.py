@@ -77,7 +77,9 @@ class ContainerRuntime(Protocol):
         """The container's state, or None if it no longer exists."""
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
-        """Containers in any status carrying every given label (value None: any value)."""
+        """Containers in any status carrying every given label (value None: any value).
+        Exit code, OOM flag, error and times are filled in for ended containers only;
+        ``inspect_container`` gives them for the others."""
 
     def stop_container(self, container_id: str, grace_seconds: float) -> None:
         """SIGTERM, then SIGKILL after the grace period. A missing or stopped container is

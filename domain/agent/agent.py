@@ -115,6 +115,7 @@ class Agent:
             stopping=self._stopping,
             on_started=self.supervisor.follow_output,
             on_unfinished=self.supervisor.remember_unwritten_failure,
+            outbox=self.supervisor.outbox,
         )
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
         futures: set[Future[None]] = set()
@@ -261,4 +262,5 @@ class Agent:
         if supervisor.is_alive():
             supervisor.join(timeout=2.0)
         self.supervisor.close()
+        self.supervisor.outbox.flush()  # the last "Submitted for execution" logs
         log.info("Agent stopped; running containers are left for the next start to adopt")

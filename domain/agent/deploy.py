@@ -15,12 +15,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dockyard.domain.agent.model import ContainerPlan, FlowRun, RunLog
+from dockyard.domain.agent.outbox import RunLogOutbox
 from dockyard.domain.agent.selection import start_time
 from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
 from dockyard.domain.errors import (
     BackendUnavailable,
     ContainerNameConflict,
     DockyardError,
+    ImageNotFound,
     RuntimeUnavailable,
     SubmissionConflict,
 )
@@ -37,7 +39,10 @@ class DeploySteps:
     """The decisions a deployment needs, bound to this agent's config by the agent."""
 
     plan: Callable[[FlowRun], ContainerPlan]  # raises RunRefused and friends
-    needs_pull: Callable[[ContainerPlan, bool], bool]  # (plan, image present?) -> pull now?
+    # The pull policy, as two moments: pull before creating (policy "always"), and what
+    # to do when the daemon lacks the image (pull it, or refuse saying why).
+    pull_first: Callable[[ContainerPlan], bool]
+    pull_missing: Callable[[ContainerPlan], None]
     pull: Callable[[str], None]  # pull an image (with the right credentials)
     names: Callable[[str], Iterable[str]]  # preferred name -> candidates on conflict
     agent_name: str = "agent"
@@ -56,6 +61,7 @@ class Deployer:
         stopping: threading.Event,
         on_started: Callable[[TrackedRun], None],
         on_unfinished: Callable[[FlowRun, str], None],
+        outbox: RunLogOutbox,
     ) -> None:
         self._backend = backend
         self._runtime = runtime
@@ -66,6 +72,7 @@ class Deployer:
         self._stopping = stopping
         self._on_started = on_started
         self._on_unfinished = on_unfinished  # a Failed state that could not be written yet
+        self._outbox = outbox
 
     def deploy(self, run: FlowRun, *, claimed: bool = False) -> None:
         """Deploy a run the tracker has claimed. ``claimed``: it is already Submitted by us
@@ -124,13 +131,19 @@ class Deployer:
 
     def _create_and_start(self, run: FlowRun) -> None:
         plan = self._steps.plan(run)
-        present = self._runtime.inspect_image(plan.image) is not None
-        if self._steps.needs_pull(plan, present):
+        if self._steps.pull_first(plan):
             log.info("Pulling image %s for flow run %s", plan.image, run.id)
             self._steps.pull(plan.image)
         for volume in plan.create_volumes:
             self._runtime.ensure_volume(volume, {"org.dockyard.managed": "true"})
-        container_id = self._create(plan)
+        try:
+            # Create straight away: asking first whether the image is there would cost a
+            # request for every run, to save one only when it is missing.
+            container_id = self._create(plan)
+        except ImageNotFound:
+            log.info("Image %s is not on the daemon; pulling it for flow run %s", plan.image, run.id)
+            self._steps.pull_missing(plan)
+            container_id = self._create(plan)
         try:
             for network in plan.connect_networks:
                 self._runtime.connect_network(container_id, network)
@@ -196,11 +209,9 @@ class Deployer:
             log.warning("Could not put flow run %s back in the queue: %s", run.id, exc)
 
     def _log(self, run: FlowRun, message: str, level: str) -> None:
-        # A run log is a courtesy: failing to write it must never change the run's fate.
-        try:
-            self._backend.write_run_logs([RunLog(run.id, message, level, self._steps.agent_name)])
-        except DockyardError as exc:
-            log.warning("Could not write a run log for flow run %s: %s", run.id, exc)
+        # A run log is a courtesy: it goes out with the next batch, and failing to write it
+        # never changes the run's fate.
+        self._outbox.put(RunLog(run.id, message, level, self._steps.agent_name, self._clock.now()))
 
 
 def _bumped(run: FlowRun) -> FlowRun:

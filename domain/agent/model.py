@@ -66,6 +66,15 @@ class RunStatus:
 
 
 @dataclass(frozen=True)
+class StateUpdate:
+    """One state for one run, for writing several in one request."""
+
+    run_id: str
+    version: int | None
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class RunLog:
     """One run log line for the backend (``write_run_logs``)."""
 

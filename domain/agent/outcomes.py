@@ -53,24 +53,28 @@ class Observation:
 
 
 def decide(obs: Observation, *, now: float) -> Decision:
-    container, tracked, status = obs.container, obs.tracked, obs.status
+    container, tracked, status, known = obs.container, obs.tracked, obs.status, obs.statuses_known
     if tracked is not None and tracked.phase is Phase.DEPLOYING:
         return Decision(Verb.LEAVE, why="a deployment worker owns it")
-    if not obs.statuses_known:
-        # Never record or discard on a guess: wait until the backend answers again.
-        return Decision(Verb.LEAVE, why="backend state unknown")
-    if status is None:
-        return Decision(Verb.DISCARD, why="the backend no longer knows this run")
+    if container.ended or container.status == "created" or tracked is None:
+        # Recording, starting, adopting or discarding all depend on the backend's view:
+        # never act on a guess, wait until it answers.
+        if not known:
+            return Decision(Verb.LEAVE, why="backend state unknown")
+        if status is None:
+            return Decision(Verb.DISCARD, why="the backend no longer knows this run")
     if container.ended:
+        assert status is not None
         return Decision(Verb.SETTLE, outcome=settle_outcome(container, tracked, status))
     if container.status == "created":
+        assert status is not None
         if status.state == "Submitted":
             return Decision(Verb.START, why="created but never started; the run is still submitted")
         return Decision(Verb.DISCARD, why=f"created but never started; the run is {status.state}")
     if container.status not in LIVE_STATUSES:
         return Decision(Verb.LEAVE, why=f"container is {container.status}")
     stopping = tracked is not None and tracked.phase is Phase.STOPPING
-    if not stopping and status.state in {"Cancelling", "Cancelled"}:
+    if not stopping and known and status is not None and status.state in {"Cancelling", "Cancelled"}:
         return Decision(Verb.STOP, reason=StopReason.CANCELLED, why=f"the run is {status.state}")
     if not stopping and tracked is not None and _timed_out(tracked, now):
         return Decision(Verb.STOP, reason=StopReason.TIMED_OUT, why=f"ran longer than {tracked.timeout:g}s")

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus
+from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
 from dockyard.domain.agent.plan import REDACTED
 from dockyard.ports.backend import Backend
 from dockyard.ports.output import FlowOutput
@@ -72,6 +72,9 @@ class RedactingBackend:
 
     def set_flow_run_state(self, run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
         self._backend.set_flow_run_state(run_id, version, self._redactor.data(state))
+
+    def set_flow_run_states(self, updates: Sequence[StateUpdate]) -> None:
+        self._backend.set_flow_run_states([replace(u, state=self._redactor.data(u.state)) for u in updates])
 
     def set_task_run_state(self, task_run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
         self._backend.set_task_run_state(task_run_id, version, self._redactor.data(state))

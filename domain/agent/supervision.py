@@ -17,7 +17,8 @@ from datetime import datetime
 
 from dockyard.domain.agent.health import AgentHealth
 from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, SHIP_LOGS, TIMEOUT
-from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus
+from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
+from dockyard.domain.agent.outbox import RunLogOutbox
 from dockyard.domain.agent.outcomes import (
     Decision,
     Observation,
@@ -48,6 +49,17 @@ class SupervisionSettings:
     cancel_grace: float = 30.0
     show_flow_logs: bool = False
     max_log_bytes: int = 1_000_000
+    # How often the backend is asked about runs whose containers are simply running (to
+    # notice cancels); ended, created and unknown containers are looked up every pass.
+    status_interval: float = 3.0
+
+
+@dataclass(frozen=True)
+class _Settlement:
+    container_id: str
+    run_id: str
+    update: StateUpdate | None = None  # None: the run's final state is recorded already
+    log: RunLog | None = None
 
 
 class Supervisor:
@@ -62,6 +74,7 @@ class Supervisor:
         settings: SupervisionSettings,
         output: FlowOutput | None = None,
         on_capacity_freed: Callable[[], None] = lambda: None,
+        outbox: RunLogOutbox | None = None,
     ) -> None:
         self._backend = backend
         self._runtime = runtime
@@ -74,6 +87,9 @@ class Supervisor:
         self._streams: dict[str, tuple[threading.Thread, RunLogShipper | None]] = {}
         self._kept: set[str] = set()  # settled containers kept for debugging (--keep-containers)
         self._unwritten_failures: dict[str, tuple[FlowRun, str]] = {}
+        self._outcome_logged: set[str] = set()  # containers whose outcome log is queued
+        self._last_full_check: float | None = None
+        self.outbox = outbox or RunLogOutbox(backend.write_run_logs)
         self._closed = threading.Event()
         self._lock = threading.Lock()
 
@@ -98,16 +114,37 @@ class Supervisor:
             return
         self._health.daemon_ok()
 
+        now = self._clock.monotonic()
         by_run = {c.labels.get(FLOW_RUN_ID, ""): c for c in containers if c.id not in self._kept}
         watched = {run_id for run_id, run in tracked.items() if run.phase is not Phase.DEPLOYING}
-        statuses, known = self._statuses(set(by_run) | watched)
-        now = self._clock.monotonic()
+        full_check = (
+            self._last_full_check is None or now - self._last_full_check >= self._settings.status_interval
+        )
+        # Every pass asks about containers that need a decision now; running ones, whose
+        # only news can be a cancel, only every status_interval.
+        needed = {
+            run_id
+            for run_id, c in by_run.items()
+            if c.ended or c.status == "created" or run_id not in tracked
+        }
+        statuses, answered = self._statuses(needed | watched if full_check else needed)
+        if answered and full_check:
+            self._last_full_check = now
+        asked = (needed | watched if full_check else needed) if answered else set()
+
+        settlements: list[_Settlement] = []
         for run_id, container in by_run.items():
-            observation = Observation(container, tracked.get(run_id), statuses.get(run_id), known)
-            self._act(decide(observation, now=now), container, run_id, statuses.get(run_id))
-        if known:
+            observation = Observation(container, tracked.get(run_id), statuses.get(run_id), run_id in asked)
+            decision = decide(observation, now=now)
+            if decision.verb is Verb.SETTLE and decision.outcome is not None:
+                settlements.append(self._settlement(container, run_id, decision.outcome, statuses[run_id]))
+            else:
+                self._act(decision, container, run_id)
+        self._record(settlements)
+        if answered and full_check:
             for run_id in watched - set(by_run):
                 self._container_vanished(tracked[run_id], statuses.get(run_id))
+        self.outbox.flush()
         self._flush_shippers()
         self._retry_unwritten_failures()
 
@@ -121,9 +158,7 @@ class Supervisor:
             log.warning("Could not read run states from the backend: %s", exc)
             return {}, False
 
-    def _act(
-        self, decision: Decision, container: ContainerState, run_id: str, status: RunStatus | None
-    ) -> None:
+    def _act(self, decision: Decision, container: ContainerState, run_id: str) -> None:
         verb = decision.verb
         if verb is Verb.LEAVE:
             return
@@ -139,14 +174,14 @@ class Supervisor:
                 self._runtime.remove_container(container.id)
             elif verb is Verb.STOP and decision.reason is not None:
                 self._stop(container, run_id, decision.reason)
-            elif verb is Verb.SETTLE and decision.outcome is not None and status is not None:
-                self._settle(container, run_id, decision.outcome, status)
         except DockyardError as exc:
             log.warning("Could not %s container %s (run %s): %s", verb.value, container.id[:12], run_id, exc)
 
     # -- actions ------------------------------------------------------------------------
 
     def _adopt(self, container: ContainerState, run_id: str) -> None:
+        if container.started_at is None:  # listed containers carry no times: ask once
+            container = self._runtime.inspect_container(container.id) or container
         started_at = self._clock.monotonic()
         if container.started_at is not None:
             started_at -= max(0.0, (self._clock.now() - container.started_at).total_seconds())
@@ -178,26 +213,71 @@ class Supervisor:
         # Stopping waits out the grace period: never block the reconcile pass on it.
         threading.Thread(target=stop, name=f"stop-{container.id[:12]}", daemon=True).start()
 
-    def _settle(self, container: ContainerState, run_id: str, outcome: Outcome, status: RunStatus) -> None:
-        tracked = self._tracker.get(run_id)
+    def _settlement(
+        self, container: ContainerState, run_id: str, outcome: Outcome, status: RunStatus
+    ) -> _Settlement:
+        """What recording this container's outcome takes: its output first (so shipped
+        logs come before the final state), then the state and the log to write."""
         self._finish_output(run_id)
-        if outcome is not Outcome.ALREADY_FINAL:
-            tail = "" if outcome is Outcome.CANCELLED else self._tail(container.id)
-            timeout = tracked.timeout if tracked else _float_or_none(container.labels.get(TIMEOUT))
-            message = outcome_message(outcome, container, tail=tail, timeout=timeout)
-            if not (tracked and tracked.outcome_logged):
-                level = "INFO" if outcome in (Outcome.SUCCESS, Outcome.CANCELLED) else "ERROR"
-                self._write_logs([RunLog(run_id, message, level, self._settings.agent_name)])
-                self._tracker.update(run_id, outcome_logged=True)
-            state = final_state_name(outcome) or "Failed"
-            # Raises if the backend is away: the container stays, and the next pass retries.
-            self._backend.set_flow_run_state(run_id, status.version, state_document(state, message))
-            log.info("Flow run %s ended %s: %s", run_id, state, message.splitlines()[0])
-        if self._settings.keep_containers:
-            self._kept.add(container.id)
-        else:
-            self._runtime.remove_container(container.id)
-        self._tracker.release(run_id)
+        if outcome is Outcome.ALREADY_FINAL:
+            return _Settlement(container.id, run_id)
+        tracked = self._tracker.get(run_id)
+        failed = outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+        tail = self._tail(container.id) if failed else ""  # only failures show their last lines
+        timeout = tracked.timeout if tracked else _float_or_none(container.labels.get(TIMEOUT))
+        message = outcome_message(outcome, container, tail=tail, timeout=timeout)
+        state = final_state_name(outcome) or "Failed"
+        entry = RunLog(
+            run_id, message, "ERROR" if failed else "INFO", self._settings.agent_name, self._clock.now()
+        )
+        return _Settlement(
+            container.id, run_id, StateUpdate(run_id, status.version, state_document(state, message)), entry
+        )
+
+    def _record(self, settlements: list[_Settlement]) -> None:
+        """Write the outcomes in one request (one by one if that fails), then remove the
+        containers of the runs recorded. A container stays until its outcome is written:
+        it is the only record of it."""
+        for item in settlements:
+            if item.log is not None and item.container_id not in self._outcome_logged:
+                self.outbox.put(item.log)
+                self._outcome_logged.add(item.container_id)
+        self.outbox.flush()
+        updates = [item.update for item in settlements if item.update is not None]
+        recorded = {item.run_id for item in settlements if item.update is None}
+        try:
+            self._backend.set_flow_run_states(updates)
+            recorded |= {update.run_id for update in updates}
+        except DockyardError as exc:
+            log.warning("Could not record %d outcome(s) together (%s); trying one by one", len(updates), exc)
+            for update in updates:
+                try:
+                    self._backend.set_flow_run_state(update.run_id, update.version, update.state)
+                    recorded.add(update.run_id)
+                except DockyardError as one:
+                    log.warning(
+                        "Could not record the outcome of flow run %s (will retry): %s", update.run_id, one
+                    )
+        for item in settlements:
+            if item.run_id in recorded:
+                self._finish_settlement(item)
+
+    def _finish_settlement(self, item: _Settlement) -> None:
+        if item.update is not None:
+            state = item.update.state
+            log.info(
+                "Flow run %s ended %s: %s", item.run_id, state["type"], str(state["message"]).splitlines()[0]
+            )
+        try:
+            if self._settings.keep_containers:
+                self._kept.add(item.container_id)
+            else:
+                self._runtime.remove_container(item.container_id)
+        except DockyardError as exc:
+            log.warning("Could not remove container %s (will retry): %s", item.container_id[:12], exc)
+            return
+        self._outcome_logged.discard(item.container_id)
+        self._tracker.release(item.run_id)
         self._on_capacity_freed()
 
     def _container_vanished(self, tracked: TrackedRun, status: RunStatus | None) -> None:
@@ -322,12 +402,6 @@ class Supervisor:
             shippers = [shipper for _, shipper in self._streams.values() if shipper is not None]
         for shipper in shippers:
             shipper.flush()
-
-    def _write_logs(self, logs: list[RunLog]) -> None:
-        try:
-            self._write_logs_or_raise(logs)
-        except DockyardError as exc:
-            log.warning("Could not write run logs: %s", exc)
 
     def _write_logs_or_raise(self, logs: Sequence[RunLog]) -> None:
         self._backend.write_run_logs(list(logs))

@@ -56,7 +56,8 @@ def simple_steps(config: AgentConfig, runtime: FakeRuntime) -> Callable[[AgentId
 
         return DeploySteps(
             plan=plan,
-            needs_pull=lambda plan, present: not present,
+            pull_first=lambda plan: False,
+            pull_missing=lambda plan: runtime.pull_image(plan.image) and None,
             pull=lambda image: runtime.pull_image(image) and None,
             names=lambda name: [name, *(f"{name}-{i}" for i in range(1, 10))],
             agent_name=config.name,

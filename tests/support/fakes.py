@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dockyard.domain.agent.config import RegistryCredentials
-from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus
+from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, StateUpdate
 from dockyard.domain.errors import (
     BackendUnavailable,
     ContainerNameConflict,
@@ -23,19 +24,22 @@ from dockyard.ports.container_runtime import ContainerState, DaemonInfo, ImageIn
 
 
 class FakeClock:
+    """Wall time starts at a fixed date; both clocks run with real time, and ``advance``
+    jumps them ahead (a run's time limit, say) without waiting."""
+
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
-        self._mono = 1000.0
+        self._start = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._origin = time.monotonic()
+        self._offset = 0.0
 
     def now(self) -> datetime:
-        return self._now
+        return self._start + timedelta(seconds=self.monotonic() - self._origin)
 
     def monotonic(self) -> float:
-        return self._mono
+        return time.monotonic() + self._offset
 
     def advance(self, seconds: float) -> None:
-        self._now += timedelta(seconds=seconds)
-        self._mono += seconds
+        self._offset += seconds
 
 
 @dataclass
@@ -57,6 +61,7 @@ class FakeBackend:
         self.agent_id = "agent-" + uuid.uuid4().hex[:8]
         self.notifies = True
         self.polls = 0
+        self.batches = 0
         self.queue_version = 0
         self._lock = threading.Lock()
         self._queue_changed = threading.Condition(self._lock)
@@ -168,6 +173,12 @@ class FakeBackend:
             if state["type"] == "Submitted":
                 self.runs[run_id].agent_id = self.agent_id
         self._write(run_id, state)
+
+    def set_flow_run_states(self, updates: Sequence[StateUpdate]) -> None:
+        self._check()
+        self.batches += 1
+        for update in updates:
+            self.set_flow_run_state(update.run_id, update.version, update.state)
 
     def set_task_run_state(self, task_run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
         self._check()
@@ -323,7 +334,9 @@ class FakeRuntime:
             for c in self.containers.values():
                 have = c.body.get("Labels", {})
                 if all(k in have and (v is None or have[k] == v) for k, v in labels.items()):
-                    found.append(self._state(c))
+                    state = self._state(c)
+                    # Like the real adapter: only ended containers come with times and codes.
+                    found.append(state if state.ended else replace(state, started_at=None))
             return found
 
     def stop_container(self, container_id: str, grace_seconds: float) -> None:

@@ -54,14 +54,30 @@ def planned(steps: Any, image: str) -> Any:
     ],
 )
 def test_pull_decisions(policy: PullPolicy | None, image: str, present: bool, pull: bool) -> None:
-    steps = steps_for(RecordingRuntime(), pull_policy=policy)
-    assert steps.needs_pull(planned(steps, image), present) is pull
+    runtime = RecordingRuntime()
+    steps = steps_for(runtime, pull_policy=policy)
+    plan = planned(steps, image)
+    # What a deployment does: pull first if the policy says always; otherwise only when the
+    # create finds the image missing.
+    if steps.pull_first(plan):
+        steps.pull(plan.image)
+    elif not present:
+        steps.pull_missing(plan)
+    assert bool(runtime.logins) is pull
 
 
-def test_never_pulling_an_absent_image_fails_before_create_saying_why() -> None:
-    steps = steps_for(RecordingRuntime(), pull_policy=PullPolicy.NEVER)
+def test_a_digest_is_not_pulled_again_even_under_always() -> None:
+    steps = steps_for(RecordingRuntime(), pull_policy=PullPolicy.ALWAYS)
+    assert not steps.pull_first(planned(steps, "localhost:5000/app@sha256:" + "a" * 64))
+    assert steps.pull_first(planned(steps, "localhost:5000/app:1.0"))
+
+
+def test_never_pulling_an_absent_image_fails_saying_why() -> None:
+    runtime = RecordingRuntime()
+    steps = steps_for(runtime, pull_policy=PullPolicy.NEVER)
     with pytest.raises(ImageNotFound, match=r"localhost:5000/app:1.0 is not on the Docker daemon.*--no-pull"):
-        steps.needs_pull(planned(steps, "localhost:5000/app:1.0"), False)
+        steps.pull_missing(planned(steps, "localhost:5000/app:1.0"))
+    assert runtime.logins == []
 
 
 def test_a_pull_carries_the_login_given_for_its_registry_only() -> None:

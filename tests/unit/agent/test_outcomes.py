@@ -98,3 +98,13 @@ def test_failure_message_names_exit_code_oom_and_output() -> None:
     assert message.endswith("last line")
     assert "exited with code 3." in outcome_message(Outcome.FAILED, container("exited", 3))
     assert "time limit of 5s" in outcome_message(Outcome.TIMED_OUT, container("exited", 137), timeout=5)
+
+
+def test_without_the_backend_running_containers_are_still_timed_out_but_never_adopted_or_discarded() -> None:
+    def unknown(c: ContainerState, tracked: TrackedRun | None) -> Verb:
+        return decide(Observation(c, tracked, None, statuses_known=False), now=200.0).verb
+
+    assert unknown(container(), run(timeout=5.0)) is Verb.STOP
+    assert unknown(container(), None) is Verb.LEAVE
+    assert unknown(container("created"), None) is Verb.LEAVE
+    assert unknown(container("exited", 1), run()) is Verb.LEAVE
