@@ -25,6 +25,7 @@ import docker.errors
 import docker.tls
 import docker.utils
 import requests.adapters
+from docker.transport.unixconn import UnixHTTPAdapter
 
 from dockyard.domain.errors import ConfigurationError
 
@@ -97,7 +98,28 @@ def build_docker_client(
         adapter = _DaemonAdapter(_pinned_verify(tls), pool_connections=4, pool_maxsize=max_pool_size)
         client.api.mount("http://", adapter)
         client.api.mount("https://", adapter)
+    else:
+        api: Any = client.api  # the adapter docker-py made is private to it
+        if isinstance(api._custom_adapter, UnixHTTPAdapter):
+            shared = _SocketAdapter(api._custom_adapter.socket_path, timeout, max_pool_size)
+            api._custom_adapter = shared
+            api.mount("http+docker://", shared)
+    # Proxy settings never apply to a daemon connection; reading them costs every request.
+    client.api.trust_env = False
     return client
+
+
+class _SocketAdapter(UnixHTTPAdapter):
+    """One connection pool for the daemon's socket. docker-py keys its pools by URL, so
+    every container's own paths (``/containers/<id>/start``...) opened a fresh connection;
+    an agent that talks about a new container every few milliseconds wants them reused."""
+
+    def __init__(self, socket_path: str, timeout: float, max_pool_size: int) -> None:
+        # docker-py passes the timeout on to requests, which takes float seconds.
+        super().__init__(socket_path, timeout, pool_connections=1, max_pool_size=max_pool_size)  # type: ignore[arg-type]
+
+    def get_connection(self, url: str | bytes, proxies: Any = None) -> Any:
+        return super().get_connection("http+docker://localhost", proxies)
 
 
 class _DaemonAdapter(requests.adapters.HTTPAdapter):

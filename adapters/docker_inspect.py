@@ -60,15 +60,21 @@ def container_state(document: Mapping[str, Any]) -> ContainerState:
     )
 
 
+_EXITED = re.compile(r"^Exited \((-?\d+)\)")
+
+
 def container_summary(summary: Mapping[str, Any]) -> ContainerState:
     """A ``GET /containers/json`` entry as a ``ContainerState``: id, name, status and
-    labels only (the list carries no exit code, OOM flag or times)."""
+    labels, and for an exited container the exit code its ``Status`` line gives
+    ("Exited (3) 2 seconds ago"). The list carries no OOM flag, error or times."""
     names = summary.get("Names") or [""]
+    exited = _EXITED.match(str(summary.get("Status", "")))
     return ContainerState(
         id=str(summary.get("Id", "")),
         name=str(names[0]).lstrip("/"),
         status=str(summary.get("State", "")),
         labels=dict(summary.get("Labels") or {}),
+        exit_code=int(exited.group(1)) if exited else None,
     )
 
 

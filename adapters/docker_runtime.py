@@ -184,16 +184,17 @@ class DockerContainerRuntime:
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
         """Every container (any status) with all the labels. One request for the list;
-        only ended containers are inspected (for their exit code, OOM flag and times), as a
-        supervisor lists often and most containers are still running. Containers removed
-        while listing are left out."""
+        a supervisor lists often, and most containers are running or exited cleanly, so
+        only those that ended otherwise are inspected (for their OOM flag, error and
+        times). Containers removed while listing are left out."""
         filters = {"label": label_filters(labels)} if labels else None
         with translated("Cannot list containers"):
             self._ready()
             summaries = self._api.containers(all=True, filters=filters)
         found = []
         for summary in map(container_summary, summaries):
-            state = self.inspect_container(summary.id) if summary.ended else summary
+            clean_exit = summary.status == "exited" and summary.exit_code == 0
+            state = self.inspect_container(summary.id) if summary.ended and not clean_exit else summary
             if state is not None:
                 found.append(state)
         return found

@@ -7,6 +7,7 @@ program overrides any of them, e.g. ``container.agent.runtime.override(my_runtim
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import docker
@@ -50,8 +51,15 @@ def _docker_client(config: AgentConfig) -> Iterator[docker.DockerClient]:
         client.close()
 
 
-def _http_session() -> Iterator[requests.Session]:
+def _http_session(config: AgentConfig) -> Iterator[requests.Session]:
     session = requests.Session()
+    # The environment's proxy and CA settings, read once: with trust_env on, requests
+    # reads them again on every request, and the agent makes many.
+    session.proxies.update(requests.utils.get_environ_proxies(config.api_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
     try:
         yield session
     finally:
@@ -72,7 +80,7 @@ class AgentContainer(containers.DeclarativeContainer):
 
     # Gateways
     docker_client = providers.Resource(_docker_client, config=config)
-    http_session = providers.Resource(_http_session)
+    http_session = providers.Resource(_http_session, config=config)
 
     # Adapters
     clock = providers.Singleton(SystemClock)

@@ -49,6 +49,10 @@ def docker_run_config(
     config["env"] = {**(config.get("env") or {}), **parse_env(env)} or None
     if command is not None:
         config["command"] = parse_command(command)
+    else:
+        # [] asks the agent for the image's own command: a run made here has no flow code
+        # for `prefect execute flow-run` to load.
+        config.setdefault("command", [])
     if timeout is not None:
         config["timeout"] = timeout
     return config

@@ -78,8 +78,8 @@ class ContainerRuntime(Protocol):
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
         """Containers in any status carrying every given label (value None: any value).
-        Exit code, OOM flag, error and times are filled in for ended containers only;
-        ``inspect_container`` gives them for the others."""
+        Exit code, OOM flag and error are filled in for ended containers (times and the
+        OOM flag only where the exit was not clean); ``inspect_container`` gives all."""
 
     def stop_container(self, container_id: str, grace_seconds: float) -> None:
         """SIGTERM, then SIGKILL after the grace period. A missing or stopped container is

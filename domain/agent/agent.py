@@ -13,14 +13,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from dockyard.domain.agent.claims import as_submitted, claimable_together, submitted_state
 from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.deploy import Deployer, DeploySteps
 from dockyard.domain.agent.health import AgentHealth, HealthReport
-from dockyard.domain.agent.model import FlowRun
+from dockyard.domain.agent.model import FlowRun, StateUpdate
 from dockyard.domain.agent.polling import BACKOFF, Poller, next_backoff_index
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
+from dockyard.domain.states import state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime, DaemonInfo
@@ -31,6 +33,8 @@ log = logging.getLogger("dockyard.agent")
 AGENT_TYPE = "DockerAgent"
 SHUTDOWN_SECONDS = 8.0  # in-flight deployments get this long once asked to stop
 LISTEN_SECONDS = 20.0  # one long poll for queue changes
+LISTEN_COALESCE_SECONDS = 0.2
+SATURATED_POLL_SECONDS = 10.0  # while every worker is busy, poll at least this often
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class Agent:
                 show_flow_logs=config.show_flow_logs,
             ),
             output=output,
-            on_capacity_freed=self.poke,
+            on_capacity_freed=self._capacity_freed,
         )
 
     # -- control from outside ------------------------------------------------------------
@@ -90,6 +94,12 @@ class Agent:
     def poke(self) -> None:
         """Poll now instead of waiting out the backoff."""
         self._wake.set()
+
+    def _capacity_freed(self) -> None:
+        # Only a full agent left runs in the queue for want of room: poll again at once.
+        # Without a limit, a finished run changes nothing for the poller.
+        if self.config.limit is not None and len(self.tracker) == self.config.limit - 1:
+            self.poke()
 
     def health_report(self) -> HealthReport:
         return self.health.report(self._clock.monotonic())
@@ -113,17 +123,22 @@ class Agent:
             steps=self._steps_factory(identity),
             submitted_context={"dockyard": self._ownership(identity)},
             stopping=self._stopping,
+            agent_id=identity.agent_id,
             on_started=self.supervisor.follow_output,
             on_unfinished=self.supervisor.remember_unwritten_failure,
             outbox=self.supervisor.outbox,
         )
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
-        futures: set[Future[None]] = set()
+        futures: dict[Future[None], tuple[FlowRun, bool]] = {}
 
         def submit(run: FlowRun, claimed: bool = False) -> None:
             future = pool.submit(deployer.deploy, run, claimed=claimed)
-            futures.add(future)
-            future.add_done_callback(futures.discard)
+            futures[future] = (run, claimed)
+            future.add_done_callback(lambda done: futures.pop(done, None))
+
+        def submit_found(runs: list[FlowRun]) -> None:
+            for run, claimed in self._claim_together(runs, identity):
+                submit(run, claimed)
 
         supervisor_thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         try:
@@ -131,6 +146,7 @@ class Agent:
             supervisor_thread.start()
             threading.Thread(target=self._listen_for_work, name="queue-listener", daemon=True).start()
             self._poll_loop(
+                lambda: len(futures) >= self._workers,
                 Poller(
                     backend=self._backend,
                     clock=self._clock,
@@ -138,9 +154,9 @@ class Agent:
                     health=self.health,
                     labels=self.config.labels,
                     limit=self.config.limit,
-                    submit=submit,
+                    submit=submit_found,
                     can_deploy=lambda: self.health.daemon_is_up,
-                )
+                ),
             )
         finally:
             self._wind_down(pool, futures, supervisor_thread)
@@ -197,6 +213,33 @@ class Agent:
                 log.info("Flow run %s was submitted before a restart; deploying it now", run.id)
                 submit(run, True)
 
+    def _claim_together(self, runs: list[FlowRun], identity: AgentIdentity) -> list[tuple[FlowRun, bool]]:
+        """Mark every run that is due now Submitted in one request; the rest (and all of
+        them, if that request fails) are claimed one by one by their deployment."""
+        now = self._clock.now()
+        context = {"dockyard": self._ownership(identity)}
+        due = [run for run in runs if claimable_together(run, now)]
+        if len(due) > 1:
+            try:
+                self._backend.set_flow_run_states(
+                    [StateUpdate(run.id, run.version, submitted_state(run, context)) for run in due]
+                )
+            except DockyardError as exc:
+                log.debug("Claiming %d runs together failed (%s); claiming one by one", len(due), exc)
+            else:
+                claimed = {run.id for run in due}
+                return [(as_submitted(run), True) if run.id in claimed else (run, False) for run in runs]
+        return [(run, False) for run in runs]
+
+    def _requeue(self, run: FlowRun) -> None:
+        message = "Rescheduled by the dockyard agent: it stopped before deploying this run."
+        try:
+            self._backend.set_flow_run_state(
+                run.id, run.version, state_document("Scheduled", message, start_time=self._clock.now())
+            )
+        except DockyardError as exc:
+            log.warning("Flow run %s stays Submitted (the next start redeploys it): %s", run.id, exc)
+
     def _ownership(self, identity: AgentIdentity) -> dict[str, str]:
         # Stamped on the Submitted states we write: after a restart, a Submitted run is
         # redeployed only if it names this agent and this daemon.
@@ -229,15 +272,24 @@ class Agent:
             delay = 1.0
             if version is not None and current != version:
                 self._wake.set()
+                # Runs often come in bursts: one wake-up for the lot, not one per run.
+                self._stopping.wait(LISTEN_COALESCE_SECONDS)
             version = current
 
-    def _poll_loop(self, poller: Poller) -> None:
+    def _poll_loop(self, saturated: Callable[[], bool], poller: Poller) -> None:
         index, polls = 0, 0
+        last_poll = float("-inf")
         max_polls = self.config.max_polls
         log.info("Waiting for flow runs...")
         while not self._stopping.is_set() and (max_polls is None or polls < max_polls):
             self._wake.clear()
+            if saturated() and self._clock.monotonic() - last_poll < SATURATED_POLL_SECONDS:
+                # Every worker has a run queued already: more claims would only wait in line,
+                # while each poll costs the agent and the backend a request or two.
+                self._wake.wait(BACKOFF[0])
+                continue
             found = poller.poll_once()
+            last_poll = self._clock.monotonic()
             polls += 1
             index = next_backoff_index(index, found > 0)
             if max_polls is not None and polls >= max_polls:
@@ -245,12 +297,23 @@ class Agent:
             self._wake.wait(BACKOFF[index])
 
     def _wind_down(
-        self, pool: ThreadPoolExecutor, futures: set[Future[None]], supervisor: threading.Thread
+        self,
+        pool: ThreadPoolExecutor,
+        futures: dict[Future[None], tuple[FlowRun, bool]],
+        supervisor: threading.Thread,
     ) -> None:
         signalled = self._stopping.is_set()
-        pool.shutdown(wait=False, cancel_futures=False)
+        waiting = dict(futures)
+        # Deployments not yet begun are called off (the process must end in seconds); the
+        # runs among them already claimed go back to the queue for any agent to take.
+        pool.shutdown(wait=False, cancel_futures=signalled)
+        for future, (run, claimed) in waiting.items():
+            if future.cancelled():
+                self.tracker.release(run.id)
+                if claimed:
+                    self._requeue(run)
         deadline = self._clock.monotonic() + SHUTDOWN_SECONDS
-        for future in list(futures):
+        for future in [f for f in waiting if not f.cancelled()]:
             remaining = deadline - self._clock.monotonic() if signalled else None
             if remaining is not None and remaining <= 0:
                 break

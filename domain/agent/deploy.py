@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from dockyard.domain.agent.claims import as_submitted, claimed_by, submitted_state
 from dockyard.domain.agent.model import ContainerPlan, FlowRun, RunLog
 from dockyard.domain.agent.outbox import RunLogOutbox
 from dockyard.domain.agent.selection import start_time
@@ -59,6 +60,7 @@ class Deployer:
         steps: DeploySteps,
         submitted_context: Mapping[str, Any],
         stopping: threading.Event,
+        agent_id: str | None = None,
         on_started: Callable[[TrackedRun], None],
         on_unfinished: Callable[[FlowRun, str], None],
         outbox: RunLogOutbox,
@@ -69,6 +71,7 @@ class Deployer:
         self._tracker = tracker
         self._steps = steps
         self._submitted_context = submitted_context  # lets a restarted agent know its runs
+        self._agent_id = agent_id
         self._stopping = stopping
         self._on_started = on_started
         self._on_unfinished = on_unfinished  # a Failed state that could not be written yet
@@ -82,7 +85,7 @@ class Deployer:
                 return
             if not claimed:
                 self._mark_submitted(run)
-                run = _bumped(run)
+                run = as_submitted(run)
             log.info("Deploying flow run %s (%s)", run.id, run.name)
             self._create_and_start(run)
         except SubmissionConflict as exc:
@@ -115,19 +118,30 @@ class Deployer:
 
     def _mark_submitted(self, run: FlowRun) -> None:
         if is_scheduled(run.state):
-            submitted = state_document(
-                "Submitted",
-                "Submitted for execution",
-                inner=run.serialized_state,
-                context=self._submitted_context,
-            )
-            self._backend.set_flow_run_state(run.id, run.version, submitted)
+            try:
+                self._backend.set_flow_run_state(
+                    run.id, run.version, submitted_state(run, self._submitted_context)
+                )
+            except SubmissionConflict:
+                if not self._claimed_already(run):
+                    raise
         for task_run in run.task_runs:
             if is_scheduled(task_run.state):
                 state = state_document(
                     "Submitted", "Submitted for execution.", inner=task_run.serialized_state
                 )
                 self._backend.set_task_run_state(task_run.id, task_run.version, state)
+
+    def _claimed_already(self, run: FlowRun) -> bool:
+        """Whether the Submitted state in the way is our own (a claim written before, whose
+        answer we never saw), rather than another agent's."""
+        if self._agent_id is None:
+            return False
+        mine = self._backend.runs_of_agent(self._agent_id, ["Submitted"])
+        return any(
+            other.id == run.id and claimed_by(other.serialized_state, self._submitted_context)
+            for other in mine
+        )
 
     def _create_and_start(self, run: FlowRun) -> None:
         plan = self._steps.plan(run)
@@ -212,10 +226,6 @@ class Deployer:
         # A run log is a courtesy: it goes out with the next batch, and failing to write it
         # never changes the run's fate.
         self._outbox.put(RunLog(run.id, message, level, self._steps.agent_name, self._clock.now()))
-
-
-def _bumped(run: FlowRun) -> FlowRun:
-    return replace(run, version=run.version + 1, state="Submitted")
 
 
 def _float_or_none(value: object) -> float | None:

@@ -66,7 +66,7 @@ def plan_container(
     timeout = run_config.timeout if run_config.timeout is not None else config.run_timeout
     body: dict[str, Any] = {
         "Image": ref.reference,
-        "Cmd": list(flow_run_command(run.flow.core_version, run_config.command)),
+        "Cmd": None,
         "Env": [f"{key}={value}" for key, value in env.items()],
         "Labels": container_labels(
             flow_name=run.flow.name,
@@ -81,6 +81,12 @@ def plan_container(
         ),
         "HostConfig": _host_config(settings, mounts, request, networks, config.docker_interface),
     }
+    # An empty run-config command means the image's own CMD: Docker reads a null Cmd so.
+    body["Cmd"] = (
+        None
+        if run_config.command == ()
+        else list(flow_run_command(run.flow.core_version, run_config.command))
+    )
     if run_config.ports:
         body["ExposedPorts"] = {port: {} for port in run_config.ports}
     if networks.endpoints:

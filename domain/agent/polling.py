@@ -40,7 +40,7 @@ class Poller:
         health: AgentHealth,
         labels: Sequence[str],
         limit: int | None,
-        submit: Callable[[FlowRun], None],
+        submit: Callable[[list[FlowRun]], None],
         can_deploy: Callable[[], bool] = lambda: True,
     ) -> None:
         self._backend = backend
@@ -81,9 +81,9 @@ class Poller:
         except DockyardError as exc:
             log.error("Failed to query for flow run metadata: %s", exc)
             return 0
-        handed = 0
+        taken: list[FlowRun] = []
         for run in in_start_order(runs, now):
-            if capacity is not None and handed >= capacity:
+            if capacity is not None and len(taken) >= capacity:
                 break
             if run.labels and not serves(self._labels, run.labels):
                 log.warning(
@@ -91,9 +91,8 @@ class Poller:
                 )
                 continue
             if self._tracker.claim(run.id, run.name):
-                log.debug("Submitting flow run %s for deployment", run.id)
-                self._submit(run)
-                handed += 1
-        if handed:
-            log.info("Found %d flow run(s) to deploy", handed)
-        return handed
+                taken.append(run)
+        if taken:
+            log.info("Found %d flow run(s) to deploy", len(taken))
+            self._submit(taken)
+        return len(taken)

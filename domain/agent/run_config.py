@@ -143,9 +143,9 @@ def _command(raw: object) -> tuple[str, ...] | None:
         if not raw.strip():
             raise RunRefused("run_config `command` must not be empty")
         return ("/bin/sh", "-c", raw)
-    if isinstance(raw, list | tuple) and raw and all(isinstance(arg, str) for arg in raw):
-        return tuple(raw)
-    raise RunRefused("run_config `command` must be a string or a non-empty list of strings")
+    if isinstance(raw, list | tuple) and all(isinstance(arg, str) for arg in raw):
+        return tuple(raw)  # empty: the image's own command (see plan_container)
+    raise RunRefused("run_config `command` must be a string or a list of strings")
 
 
 def _timeout(raw: object) -> float | None:

@@ -69,13 +69,28 @@ def a_flow(server: ServerProcess) -> str:
     return str(created["create_flow"]["id"])
 
 
-def create_run(server: ServerProcess, flow_id: str, run_config: Any, label: str, name: str) -> str:
+def create_run(server: ServerProcess, flow_id: str, run_config: Any, label: str, name: str) -> str | None:
+    """The run's id, or None when the backend refuses the request as not JSON."""
     run_input = {"flow_id": flow_id, "run_config": run_config, "labels": [label], "flow_run_name": name}
     # Sent as Python's json writes it: Infinity and NaN included, as a careless client would.
     body = json.dumps({"query": CREATE_RUN, "variables": {"input": run_input}})
     answer = requests.post(server.url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
-    assert not answer.json().get("errors"), answer.text[:500]
+    errors = answer.json().get("errors")
+    if errors and answer.status_code == 400 and "not valid JSON" in errors[0]["message"]:
+        return None
+    assert not errors, answer.text[:500]
     return str(answer.json()["data"]["create_flow_run"]["id"])
+
+
+def not_json(value: Any) -> bool:
+    """NaN or Infinity somewhere: standard JSON has neither, and the backend refuses them."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(not_json(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(not_json(v) for v in value)
+    return False
 
 
 def final_states(server: ServerProcess, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -112,10 +127,19 @@ def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
 
     hostile: dict[str, Case] = {}
     good: list[str] = []
+    refused_by_backend: list[str] = []
     for number, case in enumerate(corpus):
-        hostile[create_run(server, flow_id, case.run_config, label, f"hostile-{number}")] = case
+        run_id = create_run(server, flow_id, case.run_config, label, f"hostile-{number}")
+        if run_id is None:
+            assert not_json(case.run_config), f"{case.name}: the backend refused it"
+            refused_by_backend.append(case.name)
+        else:
+            assert not not_json(case.run_config), f"{case.name}: NaN/Infinity must be refused"
+            hostile[run_id] = case
         if number % GOOD_EVERY == GOOD_EVERY - 1:
-            good.append(create_run(server, flow_id, good_run(), label, f"good-{len(good)}"))
+            good_id = create_run(server, flow_id, good_run(), label, f"good-{len(good)}")
+            assert good_id is not None
+            good.append(good_id)
     runs = final_states(server, [*hostile, *good], timeout=50)
     until = int(time.time()) + 1
 
@@ -153,7 +177,8 @@ def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
     summary = {
         "corpus_size": len(corpus),
         "hostile_outcomes": dict(outcomes),
-        "refused_by_plan": sum(1 for c in corpus if c.outcome == "Failed" and not c.needs_daemon),
+        "refused_by_backend_at_creation": len(refused_by_backend),
+        "refused_by_plan": sum(1 for c in hostile.values() if c.outcome == "Failed" and not c.needs_daemon),
         "refused_after_asking_the_daemon": sum(1 for c in corpus if c.needs_daemon),
         "accepted_and_ignored": len(accepted),
         "good_runs": len(good),

@@ -75,6 +75,7 @@ class Harness:
         self.clock = clock or FakeClock()
         self.output = FakeOutput()
         self.agent: Agent | None = None
+        self.workers = 8
         self._thread: threading.Thread | None = None
 
     def with_config(self, **changes: Any) -> Harness:
@@ -91,6 +92,7 @@ class Harness:
             steps_factory=simple_steps(self.config, self.runtime),
             output=self.output,
             tick_interval=0.02,
+            workers=self.workers,
         )
         self.agent = agent
         errors: list[BaseException] = []

@@ -118,7 +118,7 @@ def cases(allowed_root: Path, escape_link: Path) -> list[Case]:
         Case("host_config a string", docker_run(host_config="privileged"), ("host_config", "object")),
         Case("command of the wrong type", docker_run(command=42), ("command",)),
         Case("command list with a number", docker_run(command=["echo", 1]), ("command",)),
-        Case("empty command", docker_run(command=[]), ("command",)),
+        Case("blank command", docker_run(command="   "), ("command",)),
         Case("timeout of the wrong type", docker_run(timeout="10"), ("timeout",)),
         Case("negative timeout", docker_run(timeout=-1), ("timeout",)),
         Case("infinite timeout (JSON Infinity)", docker_run(timeout=float("inf")), ("timeout",)),

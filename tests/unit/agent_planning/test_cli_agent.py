@@ -238,3 +238,11 @@ def test_plan_refuses_a_bind_that_escapes_an_allowed_root_through_a_symlink(tmp_
         "--run-config", json.dumps({"host_config": {"binds": {str(allowed): {"bind": "/x", "mode": "ro"}}}}),
     )  # fmt: skip
     assert f"{allowed}:/x:ro" in ok["container"]["HostConfig"]["Binds"]
+
+
+def test_an_empty_command_keeps_the_images_own() -> None:
+    planned = plan_json("--run-config", json.dumps({"image": "busybox:1", "command": []}))
+    assert planned["container"]["Cmd"] is None
+    assert planned["container"]["Labels"]["org.dockyard.ship-logs"] == "true"
+    default = plan_json("--image", "busybox:1", "--core-version", "1.4.1")
+    assert default["container"]["Cmd"] == ["prefect", "execute", "flow-run"]

@@ -89,7 +89,7 @@ def test_timeout_in_seconds() -> None:
         ({"ports": 80}, "`ports`"),
         ({"host_config": ["privileged"]}, "`host_config`"),
         ({"command": ""}, "`command`"),
-        ({"command": []}, "`command`"),
+        ({"command": [1]}, "`command`"),
         ({"command": ["a", 1]}, "`command`"),
         ({"timeout": 0}, "`timeout`"),
         ({"timeout": -5}, "`timeout`"),

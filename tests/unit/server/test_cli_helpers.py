@@ -57,6 +57,7 @@ def test_run_configs_merge_extra_keys_under_the_explicit_options() -> None:
         "labels": ["a", "z"],
         "env": {"A": "1", "B": "2"},
         "ports": [8080],
+        "command": [],  # no --command: the image's own
         "__version__": "1.4.1",
     }
     assert (

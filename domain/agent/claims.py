@@ -1,0 +1,44 @@
+"""Claiming runs: the Submitted state that tells other agents a run is taken.
+
+Runs found in one poll are claimed together, one request for the lot. A claim is
+idempotent from the agent's point of view: a run whose Submitted state already names this
+agent (a batch half-applied by a backend that writes states one by one, or a retried
+request whose answer was lost) is ours, not another agent's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from dockyard.domain.agent.model import FlowRun
+from dockyard.domain.agent.selection import start_time
+from dockyard.domain.states import is_scheduled, state_document
+
+
+def submitted_state(run: FlowRun, context: Mapping[str, Any]) -> dict[str, Any]:
+    return state_document("Submitted", "Submitted for execution", inner=run.serialized_state, context=context)
+
+
+def as_submitted(run: FlowRun) -> FlowRun:
+    """The run as the backend holds it once our Submitted state is written."""
+    return replace(run, version=run.version + 1, state="Submitted")
+
+
+def claimable_together(run: FlowRun, now: datetime) -> bool:
+    """Due now, scheduled, and without task runs to resubmit: a plain claim. Runs due
+    later are claimed when their time comes, so their state stays Scheduled until then."""
+    return (
+        is_scheduled(run.state)
+        and not any(is_scheduled(task_run.state) for task_run in run.task_runs)
+        and start_time(run, now) <= now
+    )
+
+
+def claimed_by(run_state: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
+    """Whether a serialized Submitted state carries this agent's claim context."""
+    return run_state.get("type") == "Submitted" and all(
+        (run_state.get("context") or {}).get(key) == value for key, value in context.items()
+    )
