@@ -31,14 +31,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield running
 
 
-@pytest.fixture
-def agents(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.cleanup(docker_client)
-
-
 def test_a_run_becomes_a_container_with_the_agents_env_labels_mounts_and_networks(
     server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
     test_image: Any,

@@ -20,12 +20,6 @@ from support.server_process import ServerProcess, free_port, running_server
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with running_server(tmp_path / "dockyard.db") as running:
-        yield running
-
-
-@pytest.fixture
 def session() -> Iterator[requests.Session]:
     with requests.Session() as s:
         yield s

@@ -43,14 +43,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield running
 
 
-@pytest.fixture
-def agents(docker_client: docker.DockerClient) -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.cleanup(docker_client)
-
-
 def a_flow(server: ServerProcess) -> str:
     tenant = server.data("query { tenant { id } }")["tenant"][0]["id"]
     project = server.data(

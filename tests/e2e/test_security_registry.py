@@ -36,14 +36,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def agents(docker_client: docker.DockerClient) -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.cleanup(docker_client)
-
-
-@pytest.fixture
 def local_tags(docker_client: docker.DockerClient) -> Iterator[list[str]]:
     """References to untag when the test ends (the image itself stays if others use it)."""
     references: list[str] = []

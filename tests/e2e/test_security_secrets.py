@@ -68,14 +68,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield running
 
 
-@pytest.fixture
-def agents(docker_client: docker.DockerClient) -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.cleanup(docker_client)
-
-
 def dockyard_run(server: ServerProcess, *args: str) -> str:
     """``dockyard run <args>`` with the key from the environment (never on a command line)."""
     env = {**os.environ, "DOCKYARD_API_KEY": KEY, "DOCKYARD_API": server.url}

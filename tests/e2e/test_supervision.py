@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,10 @@ import requests
 from support.agent_process import AgentProcess, wait_until
 from support.dockyard_cli import dockyard_run, run_logs, wait_final
 from support.second_daemon import second_daemon
-from support.server_process import ServerProcess, free_port, running_server
+from support.server_process import ServerProcess, free_port
 from support.tls_daemon import dockerd_missing
 
 BUSYBOX = "dockyard-test/busybox:1"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with running_server(tmp_path / "dockyard.db") as running:
-        yield running
-
-
-@pytest.fixture
-def agents(docker_client: docker.DockerClient) -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.cleanup(docker_client)
 
 
 @pytest.fixture
@@ -232,3 +217,15 @@ def test_sigterm_winds_the_agent_down_and_the_next_start_adopts_the_running_cont
     assert "finished" in run_logs(server.url, run_id), (
         "the adopted container's output still reaches the backend"
     )
+
+
+def test_a_run_created_without_a_command_runs_the_images_own(
+    server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
+    label: str, test_image: Any,
+) -> None:  # fmt: skip
+    test_image("busybox")
+    start_agent(server, agents, tmp_path, label)
+    # busybox's own command is `sh`, which ends at once with no input.
+    run_id = str(dockyard_run(server.url, "create", "--image", BUSYBOX, "--label", label)["id"])
+    run = wait_final(server.url, run_id)
+    assert states(run) == ["Scheduled", "Submitted", "Running", "Success"], run
