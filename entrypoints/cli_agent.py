@@ -12,6 +12,7 @@ from dockyard.domain.agent.model import FlowInfo, FlowRun
 from dockyard.domain.agent.plan import plan_container, redacted
 from dockyard.domain.errors import DockyardError
 from dockyard.entrypoints.agent_options import agent_options, agent_overrides, config_file_option
+from dockyard.entrypoints.cli_json import json_object
 from dockyard.entrypoints.settings import resolve_agent_config
 
 PREVIEW_RUN_ID = "00000000-0000-0000-0000-000000000000"
@@ -24,15 +25,7 @@ def agent() -> None:
 
 
 def _run_config(text: str | None, image: str | None) -> dict[str, Any]:
-    run_config: dict[str, Any] = {}
-    if text:
-        try:
-            parsed = json.loads(text)
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--run-config") from None
-        if not isinstance(parsed, dict):
-            raise click.BadParameter("must be a JSON object (a DockerRun)", param_hint="--run-config")
-        run_config = parsed
+    run_config = json_object(text, param_hint="--run-config") if text else {}
     run_config.setdefault("type", "DockerRun")
     if image:
         run_config["image"] = image

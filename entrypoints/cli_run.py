@@ -19,6 +19,7 @@ from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.run_client import RunClient
 from dockyard.domain.errors import BackendUnavailable, DockyardError
 from dockyard.domain.states import CORE_VERSION, FINISHED_STATES
+from dockyard.entrypoints.cli_json import json_object
 
 DEFAULT_API = "http://127.0.0.1:4200"
 PROJECT = "dockyard"
@@ -35,14 +36,7 @@ def docker_run_config(
     extra: str | None,
 ) -> dict[str, Any]:
     """The run config for ``run create``: extra keys first, the explicit options win."""
-    config: dict[str, Any] = {}
-    if extra:
-        try:
-            config = json.loads(extra)
-        except ValueError as exc:
-            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--run-config") from exc
-        if not isinstance(config, dict):
-            raise click.BadParameter("must be a JSON object", param_hint="--run-config")
+    config = json_object(extra, param_hint="--run-config") if extra else {}
     config.update(
         {"type": "DockerRun", "image": image, "labels": sorted(set(labels)), "__version__": CORE_VERSION}
     )

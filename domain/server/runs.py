@@ -26,6 +26,25 @@ if TYPE_CHECKING:
 TASK_RUN_CREATED = {"type": "Pending", "message": "Task run created"}
 
 
+def new_task_run(task_run_id: str, run: Row, task: Row, *, map_index: int, version: int, now: str) -> Row:
+    """A task run as it is created: Pending, "Task run created"."""
+    return {
+        "id": task_run_id,
+        "tenant_id": run["tenant_id"],
+        "flow_run_id": run["id"],
+        "task_id": task["id"],
+        "map_index": map_index,
+        "cache_key": task.get("cache_key"),
+        "version": version,
+        "state": "Pending",
+        "serialized_state": dict(TASK_RUN_CREATED),
+        "state_message": TASK_RUN_CREATED["message"],
+        "state_timestamp": now,
+        "created": now,
+        "updated": now,
+    }
+
+
 @dataclass(frozen=True)
 class NewFlowRun:
     flow_id: str | None = None
@@ -113,23 +132,10 @@ class FlowRuns:
         return flow
 
     def _insert_task_run(self, session: StoreSession, run: Row, task: Row, now: str) -> None:
-        """The Pending task run (map index -1) a new flow run gets for each task."""
-        task_run: Row = {
-            "id": self._deps.new_id(),
-            "tenant_id": run["tenant_id"],
-            "flow_run_id": run["id"],
-            "task_id": task["id"],
-            "map_index": -1,
-            "cache_key": task.get("cache_key"),
-            "version": 1,
-            "state": "Pending",
-            "serialized_state": dict(TASK_RUN_CREATED),
-            "state_message": TASK_RUN_CREATED["message"],
-            "state_timestamp": now,
-            "created": now,
-            "updated": now,
-        }
-        session.insert("task_run", task_run)
+        """The Pending task run (map index -1, version 1) a new flow run gets per task."""
+        session.insert(
+            "task_run", new_task_run(self._deps.new_id(), run, task, map_index=-1, version=1, now=now)
+        )
 
     def _write(
         self, session: StoreSession, run: Row, doc: Mapping[str, Any], caller: Caller, now: str

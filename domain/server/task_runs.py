@@ -10,7 +10,7 @@ from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.errors import InvalidInput, NotFound
 from dockyard.domain.server.filters import Row, all_of, eq
 from dockyard.domain.server.lookup import by_id, first, require
-from dockyard.domain.server.runs import TASK_RUN_CREATED
+from dockyard.domain.server.runs import new_task_run
 from dockyard.domain.server.transitions import history_row, task_run_write
 from dockyard.domain.states import SCHEDULED_STATES
 
@@ -32,22 +32,10 @@ class TaskRuns:
             task = by_id(session, "task", task_id)
             if task is None or task["flow_id"] != run["flow_id"]:
                 raise InvalidInput(f"Invalid task ID: {task_id}")
-            now = self._deps.now()
-            task_run: Row = {
-                "id": self._deps.new_id(),
-                "tenant_id": run["tenant_id"],
-                "flow_run_id": flow_run_id,
-                "task_id": task_id,
-                "map_index": index,
-                "cache_key": task.get("cache_key"),
-                "version": 0,
-                "state": "Pending",
-                "serialized_state": dict(TASK_RUN_CREATED),
-                "state_message": TASK_RUN_CREATED["message"],
-                "state_timestamp": now,
-                "created": now,
-                "updated": now,
-            }
+            # A mapped child reports version 0, as Prefect Server's does.
+            task_run = new_task_run(
+                self._deps.new_id(), run, task, map_index=index, version=0, now=self._deps.now()
+            )
             session.insert("task_run", task_run)
             return task_run
 

@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
-from dockyard.adapters.docker_client import build_docker_client
-from dockyard.adapters.docker_runtime import DockerContainerRuntime
 from dockyard.domain.errors import ContainerNameConflict, ImageNotFound, RuntimeRequestFailed
-from support.containers import CASE_LABEL, Case, case_on, eventually, output_contains
+from support.containers import CASE_LABEL, Case, eventually, output_contains
 
 ROLE = "org.dockyard.test-role"
 # Wait for a shell's traps to be set before signalling it.
 LOOP = "echo ready; while true; do sleep 0.1; done"
-
-
-@pytest.fixture(scope="module")
-def runtime(docker_client: docker.DockerClient) -> Iterator[DockerContainerRuntime]:
-    client = build_docker_client(None, 60)
-    yield DockerContainerRuntime(client)
-    client.close()
-
-
-@pytest.fixture
-def case(docker_client: docker.DockerClient, runtime: DockerContainerRuntime) -> Iterator[Case]:
-    with case_on(docker_client, runtime) as case:
-        yield case
-
-
-@pytest.fixture
-def busybox(test_image: Callable[[str], str]) -> str:
-    return test_image("busybox")
 
 
 def test_the_body_is_created_as_given(

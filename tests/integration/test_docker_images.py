@@ -16,19 +16,11 @@ import docker.errors
 import pytest
 import requests
 
-from dockyard.adapters.docker_client import build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.errors import PullFailed
-from support.containers import Case, case_on
+from support.containers import Case
 from support.registry import Registry, build_unique_image, closed_port, push, running_registry
-
-
-@pytest.fixture(scope="module")
-def runtime(docker_client: docker.DockerClient) -> Iterator[DockerContainerRuntime]:
-    client = build_docker_client(None, 60)
-    yield DockerContainerRuntime(client)
-    client.close()
 
 
 @pytest.fixture(scope="module")
@@ -160,12 +152,6 @@ def test_credentials_are_sent_to_a_registry_that_asks(
 
 def test_an_absent_image_inspects_as_none(runtime: DockerContainerRuntime) -> None:
     assert runtime.inspect_image(f"dockyard-test/absent:{uuid.uuid4().hex[:8]}") is None
-
-
-@pytest.fixture
-def case(docker_client: docker.DockerClient, runtime: DockerContainerRuntime) -> Iterator[Case]:
-    with case_on(docker_client, runtime) as case:
-        yield case
 
 
 def test_a_named_volume_is_created_once_with_its_labels(case: Case) -> None:
