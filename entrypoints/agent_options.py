@@ -97,6 +97,11 @@ _OPTIONS = [
     click.option("--allow-security-opt", is_flag=True, help="Runs may set security options."),
     click.option("--allow-sysctls", is_flag=True, help="Runs may set sysctls."),
     click.option(
+        "--allow-public-ports",
+        is_flag=True,
+        help="Runs may publish ports on every interface; without it only on 127.0.0.1/::1.",
+    ),
+    click.option(
         "--allow-bind-root", "allow_bind_roots", multiple=True, metavar="PATH", help="Host dir runs may bind."
     ),
     click.option("--allow-named-volumes", is_flag=True, help="Runs may mount named volumes."),

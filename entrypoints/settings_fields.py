@@ -163,6 +163,7 @@ class AgentFields(BaseModel):
     allow_devices: Names = None
     allow_security_opt: bool | None = False
     allow_sysctls: bool | None = False
+    allow_public_ports: bool | None = False
     allow_bind_roots: Names = None
     allow_named_volumes: bool | None = False
     allow_runtimes: Names = None

@@ -41,6 +41,7 @@ class RunPolicy:
     allow_devices: tuple[str, ...] = ()  # host device paths (or directories of them)
     allow_security_opt: bool = False  # beyond no-new-privileges, which is always allowed
     allow_sysctls: bool = False
+    allow_public_ports: bool = False  # publish ports beyond loopback (port_bindings, publish_all_ports)
     allow_bind_roots: tuple[str, ...] = ()  # absolute host directories runs may bind
     allow_named_volumes: bool = False  # runs may mount (and create) named volumes
     allow_runtimes: tuple[str, ...] = ()

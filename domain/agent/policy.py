@@ -64,6 +64,8 @@ def apply_run_policy(
         raise denied(f"security_opt {settings['SecurityOpt']!r}", "--allow-security-opt")
     if settings.get("Sysctls") and not policy.allow_sysctls:
         raise denied(f"sysctls {sorted(settings['Sysctls'])!r}", "--allow-sysctls")
+    if not policy.allow_public_ports:
+        _check_published_ports(settings)
     runtime = settings.get("Runtime")
     if runtime is not None and runtime not in policy.allow_runtimes:
         raise denied(f"the runtime {runtime!r}", f"--allow-runtime {runtime}")
@@ -96,6 +98,24 @@ def _check_bind_source(
             f"a bind mount of {source}, which symbolic links lead to {real}, outside the allowed roots",
             f"--allow-bind-root {real}",
         )
+
+
+LOOPBACK_IPS = frozenset({"127.0.0.1", "::1"})
+
+
+def _check_published_ports(settings: Mapping[str, Any]) -> None:
+    """A published port is reachable by whoever reaches the host's address: beyond this
+    machine unless it is bound to loopback."""
+    if settings.get("PublishAllPorts"):
+        raise denied("publish_all_ports (every exposed port on every interface)", "--allow-public-ports")
+    for port, bindings in (settings.get("PortBindings") or {}).items():
+        for binding in bindings:
+            if binding.get("HostIp") not in LOOPBACK_IPS:
+                where = binding.get("HostIp") or "every interface"
+                raise denied(
+                    f"port {port} published on {where} (bind it to 127.0.0.1 to keep it local)",
+                    "--allow-public-ports",
+                )
 
 
 def check_network_mode(mode: str, policy: RunPolicy) -> None:

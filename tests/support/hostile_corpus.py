@@ -124,6 +124,8 @@ def cases(allowed_root: Path, escape_link: Path) -> list[Case]:
         Case("infinite timeout (JSON Infinity)", docker_run(timeout=float("inf")), ("timeout",)),
         Case("timeout NaN", docker_run(timeout=float("nan")), ("timeout",)),
         Case("ports of the wrong type", docker_run(ports="8080"), ("ports",)),
+        Case("a port published on every interface", host(port_bindings={"8080/tcp": 8080}), ("--allow-public-ports",)),
+        Case("every exposed port published", host(publish_all_ports=True), ("--allow-public-ports",)),
         Case("port out of range", docker_run(ports=[99999]), ("99999",)),
         # -- env ------------------------------------------------------------------------
         Case("env a list", docker_run(env=["A=1"]), ("env", "object")),

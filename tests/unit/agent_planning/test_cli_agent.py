@@ -246,3 +246,30 @@ def test_an_empty_command_keeps_the_images_own() -> None:
     assert planned["container"]["Labels"]["org.dockyard.ship-logs"] == "true"
     default = plan_json("--image", "busybox:1", "--core-version", "1.4.1")
     assert default["container"]["Cmd"] == ["prefect", "execute", "flow-run"]
+
+
+@pytest.mark.parametrize(
+    "host_config",
+    [
+        {"port_bindings": {"8080/tcp": 8080}},
+        {"port_bindings": {8080: ["0.0.0.0", 9000]}},
+        {"publish_all_ports": True},
+    ],
+)
+def test_ports_published_beyond_loopback_need_the_operators_flag(host_config: dict[str, Any]) -> None:
+    run_config = json.dumps({"image": "busybox:1", "ports": [8080], "host_config": host_config})
+    refused = plan("--run-config", run_config)
+    assert refused.exit_code == 1 and "--allow-public-ports" in refused.stderr
+    assert plan("--run-config", run_config, "--allow-public-ports").exit_code == 0
+
+
+def test_ports_published_on_loopback_are_fine() -> None:
+    run_config = {
+        "image": "busybox:1",
+        "ports": [8080],
+        "host_config": {"port_bindings": {8080: ["127.0.0.1", 9000]}},
+    }
+    planned = plan_json("--run-config", json.dumps(run_config))
+    assert planned["container"]["HostConfig"]["PortBindings"] == {
+        "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9000"}]
+    }
