@@ -151,11 +151,12 @@ def effective_pull_policy(ref: ImageRef, policy: PullPolicy | None) -> PullPolic
     return PullPolicy.ALWAYS if ref.floating else PullPolicy.IF_NOT_PRESENT
 
 
-def should_pull(ref: ImageRef | str, policy: PullPolicy | None, image_present: bool) -> bool:
-    """Whether to pull before creating. A digest names exactly one image, so a present
-    digest reference is never pulled again, whatever the policy."""
-    image = parse_image_reference(ref) if isinstance(ref, str) else ref
-    decided = effective_pull_policy(image, policy)
-    if decided is PullPolicy.NEVER:
-        return False
-    return not (image_present and (decided is PullPolicy.IF_NOT_PRESENT or image.digest))
+def pulls_first(ref: ImageRef, policy: PullPolicy | None) -> bool:
+    """Pull before creating, present or not: policy "always" — except for a digest, which
+    names exactly one image for good."""
+    return effective_pull_policy(ref, policy) is PullPolicy.ALWAYS and ref.digest is None
+
+
+def may_pull(ref: ImageRef, policy: PullPolicy | None) -> bool:
+    """Pull an image the daemon turns out not to have (every policy but "never")."""
+    return effective_pull_policy(ref, policy) is not PullPolicy.NEVER

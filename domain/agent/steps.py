@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from dockyard.domain.agent.agent import AgentIdentity
-from dockyard.domain.agent.config import AgentConfig, PullPolicy, RegistryCredentials
+from dockyard.domain.agent.config import AgentConfig, RegistryCredentials
 from dockyard.domain.agent.deploy import DeploySteps
 from dockyard.domain.agent.image_policy import normalize_registry_host
-from dockyard.domain.agent.images import effective_pull_policy, parse_image_reference
+from dockyard.domain.agent.images import may_pull, parse_image_reference, pulls_first
 from dockyard.domain.agent.model import ContainerPlan, FlowRun
 from dockyard.domain.agent.naming import name_candidates
 from dockyard.domain.agent.plan import plan_container
@@ -55,12 +55,10 @@ def default_steps(
         runtime.pull_image(image, credentials_for(image, config.registry_credentials))
 
     def pull_first(plan: ContainerPlan) -> bool:
-        # Present or not: "always" pulls, except a digest, which names one image for good.
-        ref = parse_image_reference(plan.image)
-        return effective_pull_policy(ref, config.pull_policy) is PullPolicy.ALWAYS and ref.digest is None
+        return pulls_first(parse_image_reference(plan.image), config.pull_policy)
 
     def pull_missing(plan: ContainerPlan) -> None:
-        if effective_pull_policy(parse_image_reference(plan.image), config.pull_policy) is PullPolicy.NEVER:
+        if not may_pull(parse_image_reference(plan.image), config.pull_policy):
             raise ImageNotFound(
                 f"Image {plan.image} is not on the Docker daemon, and this agent does not pull images "
                 "(--pull-policy never / --no-pull): load or pull it on the daemon first"

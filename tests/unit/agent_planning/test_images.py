@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from dockyard.domain.agent.config import PullPolicy
 from dockyard.domain.agent.images import (
+    may_pull,
     parse_image_reference,
+    pulls_first,
     select_image,
-    should_pull,
 )
 from dockyard.domain.errors import InvalidImageReference, RunRefused
 
@@ -162,6 +163,7 @@ def test_docker_storage_without_an_image_is_refused() -> None:
         ("localhost:5000/app:1", PullPolicy.NEVER, False, False),
     ],
 )
-def test_should_pull(image: str, policy: PullPolicy | None, present: bool, expected: bool) -> None:
-    assert should_pull(image, policy, present) is expected
-    assert should_pull(parse_image_reference(image), policy, present) is expected
+def test_pull_decisions(image: str, policy: PullPolicy | None, present: bool, expected: bool) -> None:
+    # What a deployment does: pull first, or pull when the create finds the image missing.
+    ref = parse_image_reference(image)
+    assert (pulls_first(ref, policy) or (not present and may_pull(ref, policy))) is expected
