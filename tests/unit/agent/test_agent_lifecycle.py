@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
-from support.agent_harness import Harness, wait_for
+from dockyard.domain.agent.agent import Agent
+from support.agent_harness import Harness, simple_steps, wait_for
 from support.fakes import FakeRuntime
 
 
@@ -154,3 +156,19 @@ def test_without_notifications_the_agent_still_finds_runs_by_polling() -> None:
     run_id = h.backend.add_run()
     with h.running():
         h.container_of(run_id)
+
+
+def test_max_polls_ends_the_agent_after_that_many_polls() -> None:
+    h = Harness().with_config(max_polls=3)
+    h.backend.notifies = False
+    run_id = h.backend.add_run()
+    agent = Agent(
+        config=h.config, backend=h.backend, runtime=h.runtime, clock=h.clock,
+        steps_factory=simple_steps(h.config, h.runtime), tick_interval=0.02,
+    )  # fmt: skip
+    thread = threading.Thread(target=agent.start, daemon=True)
+    thread.start()
+    thread.join(timeout=15)
+    assert not thread.is_alive(), "the agent must end by itself after its last poll"
+    assert h.backend.polls == 3
+    assert h.runtime.by_run(run_id) is not None, "the run found by the first poll was deployed"
