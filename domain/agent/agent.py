@@ -22,7 +22,6 @@ from dockyard.domain.agent.polling import BACKOFF, Poller, next_backoff_index
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
-from dockyard.domain.states import state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime, DaemonInfo
@@ -159,7 +158,7 @@ class Agent:
                 ),
             )
         finally:
-            self._wind_down(pool, futures, supervisor_thread)
+            self._wind_down(pool, futures, supervisor_thread, deployer)
 
     def _connect(self) -> AgentIdentity | None:
         """Reach the daemon and register with the backend, retrying while either is away
@@ -231,15 +230,6 @@ class Agent:
                 return [(as_submitted(run), True) if run.id in claimed else (run, False) for run in runs]
         return [(run, False) for run in runs]
 
-    def _requeue(self, run: FlowRun) -> None:
-        message = "Rescheduled by the dockyard agent: it stopped before deploying this run."
-        try:
-            self._backend.set_flow_run_state(
-                run.id, run.version, state_document("Scheduled", message, start_time=self._clock.now())
-            )
-        except DockyardError as exc:
-            log.warning("Flow run %s stays Submitted (the next start redeploys it): %s", run.id, exc)
-
     def _ownership(self, identity: AgentIdentity) -> dict[str, str]:
         # Stamped on the Submitted states we write: after a restart, a Submitted run is
         # redeployed only if it names this agent and this daemon.
@@ -301,6 +291,7 @@ class Agent:
         pool: ThreadPoolExecutor,
         futures: dict[Future[None], tuple[FlowRun, bool]],
         supervisor: threading.Thread,
+        deployer: Deployer,
     ) -> None:
         signalled = self._stopping.is_set()
         waiting = dict(futures)
@@ -311,7 +302,7 @@ class Agent:
             if future.cancelled():
                 self.tracker.release(run.id)
                 if claimed:
-                    self._requeue(run)
+                    deployer.requeue(run, "it stopped before deploying this run")
         deadline = self._clock.monotonic() + SHUTDOWN_SECONDS
         for future in [f for f in waiting if not f.cancelled()]:
             remaining = deadline - self._clock.monotonic() if signalled else None

@@ -96,7 +96,7 @@ class Deployer:
             self._tracker.release(run.id)
         except RuntimeUnavailable as exc:
             self._tracker.release(run.id)
-            self._requeue(run, f"the Docker daemon is unreachable ({exc})")
+            self.requeue(run, f"the Docker daemon is unreachable ({exc})")
         except DockyardError as exc:
             self._tracker.release(run.id)
             self._fail(run, str(exc))
@@ -212,7 +212,8 @@ class Deployer:
             log.warning("Could not mark flow run %s Failed (%s); will retry", run.id, exc)
             self._on_unfinished(run, message)
 
-    def _requeue(self, run: FlowRun, why: str) -> None:
+    def requeue(self, run: FlowRun, why: str) -> None:
+        """Put a run this agent claimed back in the queue for any agent to take."""
         message = f"Rescheduled by the dockyard agent: {why}."
         log.warning("Flow run %s goes back to the queue: %s", run.id, why)
         try:
