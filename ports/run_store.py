@@ -8,11 +8,11 @@ of work, so a rule's read-check-write is atomic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from dockyard.domain.server.filters import Filter, Row, Select
+from dockyard.domain.server.filters import Filter, Measure, Row, Select
 
 
 class StoreSession(Protocol):
@@ -21,7 +21,10 @@ class StoreSession(Protocol):
 
     def select(self, query: Select) -> list[Row]:
         """Rows of ``query.table`` matching ``query.where``, ordered (ties in insertion
-        order), then offset and limited."""
+        order), the first of each ``distinct_on`` group, then offset and limited."""
+
+    def aggregate(self, query: Select, measures: Sequence[Measure]) -> list[Any]:
+        """Each measure over the rows ``select(query)`` would return, in one read."""
 
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         """Add one row; columns left out are NULL."""

@@ -1,8 +1,11 @@
-"""Filters and selects of the domain's filter language, compiled to parameterised SQL.
+"""Filters, selects and aggregates of the domain's query language, compiled to
+parameterised SQL.
 
 Only catalog names ever reach the SQL text (anything else is refused); every value is a
 bound parameter. JSON values are stored and compared as canonical JSON text, booleans as
-0/1, instants as canonical UTC text (so ``<=`` on text is ``<=`` in time).
+0/1, instants as canonical UTC text (so ``<=`` on text is ``<=`` in time). ``distinct_on``
+keeps the first row of each group by ranking rows in a window partitioned by those columns
+(SQLite has no ``DISTINCT ON``); aggregates run over the select as a subquery.
 """
 
 from __future__ import annotations
@@ -11,7 +14,19 @@ import itertools
 from typing import Any
 
 from dockyard.domain.server.catalog import Kind, Table, table
-from dockyard.domain.server.filters import AllOf, AnyOf, Compare, Filter, Negate, Op, Select, json_text
+from dockyard.domain.server.filters import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Filter,
+    Fn,
+    Measure,
+    Negate,
+    Op,
+    Order,
+    Select,
+    json_text,
+)
 
 _PLAIN = {Op.EQ: "=", Op.NEQ: "<>", Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 _LIKES = {Op.LIKE: (False, False), Op.NLIKE: (False, True), Op.ILIKE: (True, False), Op.NILIKE: (True, True)}
@@ -36,19 +51,55 @@ class Compiler:
     def select(self, query: Select, columns: list[str]) -> str:
         source = table(query.table)
         alias = self._alias()
-        sql = f"SELECT {', '.join(f'{alias}.{c}' for c in columns)} FROM {source.name} AS {alias}"
-        sql += f" WHERE {self.where(source, alias, query.where)}"
-        orders = []
-        for order in query.order_by:
-            column = self._column(source, order.column)
-            nulls = "FIRST" if order.nulls_come_first else "LAST"
-            orders.append(f"{alias}.{column} {'DESC' if order.descending else 'ASC'} NULLS {nulls}")
-        orders.append(f"{alias}.rowid")  # ties in insertion order
-        sql += f" ORDER BY {', '.join(orders)}"
+        selected = ", ".join(f"{alias}.{self._column(source, c)}" for c in columns)
+        condition = self.where(source, alias, query.where)
+        orders = self._orders(source, alias, query.ordering)
+        if not query.distinct_on:
+            sql = f"SELECT {selected} FROM {source.name} AS {alias} WHERE {condition}"
+            sql += f" ORDER BY {', '.join([*orders, f'{alias}.rowid'])}"  # ties in insertion order
+        else:
+            groups = ", ".join(f"{alias}.{self._column(source, c)}" for c in query.distinct_on)
+            ranked = (
+                f"SELECT {alias}.*, {alias}.rowid AS dy_rowid, ROW_NUMBER() OVER "
+                f"(PARTITION BY {groups} ORDER BY {', '.join([*orders, f'{alias}.rowid'])}) AS dy_rank "
+                f"FROM {source.name} AS {alias} WHERE {condition}"
+            )
+            sql = f"SELECT {selected} FROM ({ranked}) AS {alias} WHERE {alias}.dy_rank = 1"
+            sql += f" ORDER BY {', '.join([*orders, f'{alias}.dy_rowid'])}"
         if query.limit is not None or query.offset is not None:
             sql += " LIMIT ? OFFSET ?"
             self.params += [-1 if query.limit is None else max(query.limit, 0), max(query.offset or 0, 0)]
         return sql
+
+    def aggregate(self, query: Select, measures: list[Measure]) -> str:
+        source = table(query.table)
+        inner = self.select(query, list(source.columns))
+        alias = self._alias()
+        parts = [self._measure(source, alias, measure) for measure in measures]
+        return f"SELECT {', '.join(parts) or '0'} FROM ({inner}) AS {alias}"
+
+    def _measure(self, source: Table, alias: str, measure: Measure) -> str:
+        columns = [f"{alias}.{self._column(source, c)}" for c in measure.columns]
+        if measure.fn is Fn.COUNT:
+            if not columns:
+                return "COUNT(*)"
+            if len(columns) == 1:
+                return f"COUNT({'DISTINCT ' if measure.distinct else ''}{columns[0]})"
+            present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+            if measure.distinct:
+                return f"COUNT(DISTINCT CASE WHEN {present} THEN json_array({', '.join(columns)}) END)"
+            return f"COUNT(CASE WHEN {present} THEN 1 END)"
+        if len(columns) != 1:
+            raise ValueError(f"{measure.fn.value} takes exactly one column")
+        return f"{measure.fn.value.upper()}({columns[0]})"
+
+    def _orders(self, source: Table, alias: str, orders: tuple[Order, ...]) -> list[str]:
+        compiled = []
+        for order in orders:
+            column = self._column(source, order.column)
+            nulls = "FIRST" if order.nulls_come_first else "LAST"
+            compiled.append(f"{alias}.{column} {'DESC' if order.descending else 'ASC'} NULLS {nulls}")
+        return compiled
 
     def where(self, source: Table, alias: str, where: Filter) -> str:
         if isinstance(where, Compare):

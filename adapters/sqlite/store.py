@@ -13,7 +13,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from dockyard.adapters.sqlite.compiler import Compiler, encode
 from dockyard.adapters.sqlite.schema import migrate
 from dockyard.domain.server.catalog import Kind, table
 from dockyard.domain.server.errors import StoreUnavailable, UniqueViolation
-from dockyard.domain.server.filters import Filter, Row, Select, like
+from dockyard.domain.server.filters import Filter, Fn, Measure, Row, Select, like
 
 
 def _decode(kind: Kind, value: Any) -> Any:
@@ -52,6 +52,16 @@ class _Session:
         kinds = [table(query.table).columns[c] for c in columns]
         rows = self._db.execute(sql, compiler.params).fetchall()
         return [{c: _decode(k, v) for c, k, v in zip(columns, kinds, row, strict=True)} for row in rows]
+
+    def aggregate(self, query: Select, measures: Sequence[Measure]) -> list[Any]:
+        compiler = Compiler()
+        sql = compiler.aggregate(query, list(measures))
+        values = self._db.execute(sql, compiler.params).fetchone()
+        columns = table(query.table).columns
+        return [
+            value if m.fn in (Fn.COUNT, Fn.SUM, Fn.AVG) else _decode(columns[m.columns[0]], value)
+            for m, value in zip(measures, values, strict=False)
+        ]
 
     def insert(self, table_name: str, row: Mapping[str, Any]) -> None:
         source = table(table_name)

@@ -1,7 +1,8 @@
-"""A small filter language over catalog tables, and its reference semantics.
+"""A small query language over catalog tables, and its reference semantics.
 
-The GraphQL adapter builds these from Hasura-style ``where`` arguments and the queue rules
-build them directly; a store compiles them (SQLite: to parameterised SQL). ``evaluate`` is
+The GraphQL adapter builds these from Hasura-style ``where`` / ``order_by`` /
+``distinct_on`` arguments and the queue rules build them directly; a store compiles them
+(SQLite: to parameterised SQL). ``evaluate``, ``select_rows`` and ``aggregate_rows`` are
 the meaning of the language, with SQL's three-valued logic (a comparison with NULL is
 unknown, and unknown rows are not selected), so an in-memory store and SQL agree.
 """
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from typing import Any
+
+from dockyard.domain.server.errors import InvalidInput
 
 Row = dict[str, Any]
 
@@ -87,11 +90,58 @@ class Order:
 
 @dataclass(frozen=True)
 class Select:
+    """Rows of ``table`` matching ``where``, ordered; with ``distinct_on``, only the first
+    row (in that order) of each group of rows equal in those columns (NULLs equal each
+    other, as in Postgres' ``DISTINCT ON``); then ``offset`` and ``limit``."""
+
     table: str
     where: Filter = MATCH_ALL
     order_by: tuple[Order, ...] = ()
     limit: int | None = None
     offset: int | None = None
+    distinct_on: tuple[str, ...] = ()
+
+    @property
+    def ordering(self) -> tuple[Order, ...]:
+        """The order rows are taken in: ``order_by``, else the ``distinct_on`` columns
+        ascending (Postgres sorts by them to pick each group's first row); ties always in
+        insertion order."""
+        return self.order_by or tuple(Order(column) for column in self.distinct_on)
+
+
+class Fn(Enum):
+    COUNT = "count"
+    MAX = "max"
+    MIN = "min"
+    SUM = "sum"
+    AVG = "avg"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One aggregate over a select's rows. ``count`` without columns counts rows; with
+    columns it counts rows where none of them is NULL (``distinct``: distinct value
+    combinations). The others take one column and skip NULLs; with no value left they
+    are NULL."""
+
+    fn: Fn
+    columns: tuple[str, ...] = ()
+    distinct: bool = False
+
+
+class DistinctOrderMismatch(InvalidInput):
+    """``order_by`` does not begin with the ``distinct_on`` columns."""
+
+
+def check_distinct_order(distinct_on: Sequence[str], order_by: Sequence[Order]) -> None:
+    """Hasura's rule (Postgres' for ``DISTINCT ON``): when both are given, the first
+    ``order_by`` columns are the ``distinct_on`` columns, in any order among themselves."""
+    wanted = set(distinct_on)
+    if not wanted or not order_by:
+        return
+    leading = {order.column for order in order_by[: len(wanted)]}
+    if leading != wanted:
+        raise DistinctOrderMismatch('"distinct_on" columns must match initial "order_by" columns')
 
 
 def eq(column: str, value: Any) -> Compare:
@@ -200,6 +250,48 @@ def _like_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
 def like(pattern: str, value: str, insensitive: bool) -> bool:
     """SQL ``LIKE`` (``%``, ``_``, backslash escapes), case-sensitive unless asked."""
     return _like_regex(pattern, insensitive).fullmatch(value) is not None
+
+
+def select_rows(rows: Sequence[Row], query: Select) -> list[Row]:
+    """``query`` applied to ``rows`` that already match its ``where`` (in insertion order)."""
+    ordered = sort_rows(rows, query.ordering)
+    if query.distinct_on:
+        seen: set[tuple[Any, ...]] = set()
+        firsts = []
+        for row in ordered:
+            key = tuple(_key(row.get(column)) for column in query.distinct_on)
+            if key not in seen:
+                seen.add(key)
+                firsts.append(row)
+        ordered = firsts
+    start = max(query.offset or 0, 0)
+    end = None if query.limit is None else start + max(query.limit, 0)
+    return ordered[start:end]
+
+
+def aggregate_rows(rows: Sequence[Row], measures: Sequence[Measure]) -> list[Any]:
+    """Each measure over ``rows`` (a select's result)."""
+    return [_measure(rows, measure) for measure in measures]
+
+
+def _measure(rows: Sequence[Row], measure: Measure) -> Any:
+    if measure.fn is Fn.COUNT:
+        if not measure.columns:
+            return len(rows)
+        combos = [tuple(_key(r.get(c)) for c in measure.columns) for r in rows]
+        present = [combo for combo in combos if None not in combo]
+        return len(set(present)) if measure.distinct else len(present)
+    (column,) = measure.columns
+    values = [r[column] for r in rows if r.get(column) is not None]
+    if not values:
+        return None
+    if measure.fn is Fn.MAX:
+        return max(values, key=_key)
+    if measure.fn is Fn.MIN:
+        return min(values, key=_key)
+    if measure.fn is Fn.SUM:
+        return sum(values)
+    return sum(values) / len(values)
 
 
 def sort_rows(rows: Sequence[Row], order_by: Sequence[Order]) -> list[Row]:

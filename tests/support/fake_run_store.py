@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,11 +20,13 @@ from dockyard.domain.server.filters import (
     AnyOf,
     Compare,
     Filter,
+    Measure,
     Negate,
     Row,
     Select,
+    aggregate_rows,
     evaluate,
-    sort_rows,
+    select_rows,
 )
 
 Tables = dict[str, list[Row]]
@@ -47,10 +49,13 @@ class FakeSession:
         return [r for r in self.tables[table_name] if _evaluate(where, r, table_name, self) is True]
 
     def select(self, query: Select) -> list[Row]:
-        rows = sort_rows(self._matching(query.table, query.where), query.order_by)
-        start = query.offset or 0
-        end = None if query.limit is None else start + query.limit
-        return [copy.deepcopy(r) for r in rows[start:end]]
+        _check_columns(query.table, [*(o.column for o in query.order_by), *query.distinct_on])
+        rows = select_rows(self._matching(query.table, query.where), query)
+        return [copy.deepcopy(r) for r in rows]
+
+    def aggregate(self, query: Select, measures: Sequence[Measure]) -> list[Any]:
+        _check_columns(query.table, [c for m in measures for c in m.columns])
+        return aggregate_rows(self.select(query), measures)
 
     def insert(self, table_name: str, row: Mapping[str, Any]) -> None:
         assert self._writable, "insert outside a writing unit of work"
@@ -86,6 +91,12 @@ class FakeSession:
             for other in self.tables[table_name]:
                 if other is not ignore and tuple(other.get(c) for c in key) == values:
                     raise UniqueViolation()
+
+
+def _check_columns(table_name: str, columns: Sequence[str]) -> None:
+    unknown = set(columns) - set(table(table_name).columns)
+    if unknown:
+        raise ValueError(f"unknown columns {sorted(unknown)} of {table_name}")
 
 
 def _check_names(table_name: str, where: Filter) -> None:

@@ -1,7 +1,8 @@
 """The RunStore contract, run against the in-memory fake and the SQLite adapter alike.
 
-The fake is the reference semantics of the filter language (filters.evaluate); SQLite must
-select exactly the same rows, in the same order, for hand-picked and generated filters.
+The fake is the reference semantics of the query language (filters.evaluate, select_rows,
+aggregate_rows); SQLite must select exactly the same rows, in the same order, and compute
+the same aggregates, for hand-picked and generated queries.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dockyard.domain.server.filters import (
     AnyOf,
     Compare,
     Filter,
+    Fn,
+    Measure,
     Negate,
     Op,
     Order,
@@ -298,3 +301,170 @@ def _seed_runs(store: RunStore) -> None:
             session.insert("flow_run", row)
         for row in TASK_RUNS:
             session.insert("task_run", row)
+
+
+# -- distinct_on and aggregates: the same rows and figures from both stores --------------
+
+DISTINCT_CASES: list[tuple[Select, list[str]]] = [
+    # the first run of each flow, in the order given: flow_id leads, then version descending
+    (
+        Select(
+            "flow_run",
+            order_by=(Order("flow_id"), Order("version", descending=True)),
+            distinct_on=("flow_id",),
+        ),
+        ["r2", "r3"],
+    ),
+    # without order_by: groups in the distinct columns' order, each group's first inserted row
+    (Select("flow_run", distinct_on=("flow_id",)), ["r1", "r3"]),
+    # NULLs form one group of their own, sorted last ascending
+    (Select("flow_run", distinct_on=("state",)), ["r2", "r1", "r4"]),
+    # JSON values group by value and sort by their canonical text
+    (
+        Select("flow_run", order_by=(Order("labels"), Order("version")), distinct_on=("labels",)),
+        ["r1", "r3", "r4", "r2"],
+    ),
+    # two columns; where, offset and limit apply around the grouping
+    (
+        Select("flow_run", where=Compare("version", Op.GT, 0), distinct_on=("flow_id", "state")),
+        ["r2", "r1", "r3"],
+    ),
+    (Select("flow_run", order_by=(Order("flow_id"),), distinct_on=("flow_id",), limit=1, offset=1), ["r3"]),
+    (
+        Select(
+            "task_run",
+            order_by=(Order("flow_run_id"), Order("map_index", descending=True)),
+            distinct_on=("flow_run_id",),
+        ),
+        ["t3", "t2"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"), DISTINCT_CASES, ids=[str(i) for i in range(len(DISTINCT_CASES))]
+)
+def test_distinct_on_keeps_the_first_row_of_each_group(
+    store: RunStore, query: Select, expected: list[str]
+) -> None:
+    _seed(store)
+    assert _ids(store, query) == expected
+
+
+def _aggregate(store: RunStore, query: Select, *measures: Measure) -> list[Any]:
+    with store.unit_of_work(write=False) as session:
+        return session.aggregate(query, measures)
+
+
+def test_aggregates_count_and_measure_the_selected_rows(store: RunStore) -> None:
+    _seed(store)
+    runs = Select("flow_run")
+    assert _aggregate(
+        store,
+        runs,
+        Measure(Fn.COUNT),
+        Measure(Fn.COUNT, ("state",)),
+        Measure(Fn.COUNT, ("state",), distinct=True),
+        Measure(Fn.COUNT, ("flow_id", "state"), distinct=True),
+        Measure(Fn.COUNT, ("name", "state")),
+        Measure(Fn.MAX, ("version",)),
+        Measure(Fn.MIN, ("version",)),
+        Measure(Fn.SUM, ("version",)),
+        Measure(Fn.AVG, ("version",)),
+        Measure(Fn.MAX, ("state_start_time",)),
+        Measure(Fn.MIN, ("state_start_time",)),
+        Measure(Fn.MAX, ("name",)),
+        Measure(Fn.MIN, ("id",)),
+    ) == [4, 3, 2, 3, 2, 3, 0, 6, 1.5, T2, T0, "beta%", "r1"]
+
+
+def test_aggregates_follow_where_distinct_on_and_limit(store: RunStore) -> None:
+    _seed(store)
+    scheduled = Select("flow_run", where=eq("state", "Scheduled"))
+    assert _aggregate(store, scheduled, Measure(Fn.COUNT), Measure(Fn.MAX, ("version",))) == [2, 2]
+    # Prefect's `get projects` counts flows by name: distinct_on, then count
+    one_per_flow = Select("flow_run", distinct_on=("flow_id",))
+    assert _aggregate(store, one_per_flow, Measure(Fn.COUNT)) == [2]
+    newest_two = Select("flow_run", order_by=(Order("version", descending=True),), limit=2)
+    assert _aggregate(store, newest_two, Measure(Fn.SUM, ("version",)), Measure(Fn.MIN, ("version",))) == [
+        5,
+        2,
+    ]
+    through_relation = Select("flow_run", where=Related("task_runs", eq("state", "Retrying")))
+    assert _aggregate(store, through_relation, Measure(Fn.COUNT)) == [1]
+
+
+def test_aggregates_of_nothing_are_zero_and_null(store: RunStore) -> None:
+    _seed(store)
+    nothing = Select("flow_run", where=eq("state", "Nope"))
+    measures = [Measure(Fn.COUNT), Measure(Fn.COUNT, ("state",), distinct=True)]
+    measures += [Measure(fn, ("version",)) for fn in (Fn.MAX, Fn.MIN, Fn.SUM, Fn.AVG)]
+    assert _aggregate(store, nothing, *measures) == [0, 0, None, None, None, None]
+    assert _aggregate(store, Select("flow_run")) == []
+
+
+def test_relationship_filters_reach_through_object_relationships(store: RunStore) -> None:
+    with store.unit_of_work(write=True) as session:
+        session.insert("project", {"id": "p1", "name": "alpha"})
+        session.insert("project", {"id": "p2", "name": "beta"})
+        session.insert("flow", {"id": "f1", "name": "etl", "project_id": "p1", "version": 1})
+        session.insert("flow", {"id": "f2", "name": "etl", "project_id": "p2", "version": 2})
+        session.insert("task", {"id": "k1", "flow_id": "f1", "name": "load", "slug": "load-1"})
+        session.insert("task", {"id": "k2", "flow_id": "f2", "name": "load", "slug": "load-1"})
+        session.insert("task", {"id": "k3", "flow_id": "f2", "name": "extract", "slug": "extract-1"})
+    # Prefect's `get tasks --flow-name etl --project beta`: task -> flow -> project
+    in_beta = Related("flow", AllOf((eq("name", "etl"), Related("project", eq("name", "beta")))))
+    assert _ids(store, Select("task", where=in_beta)) == ["k2", "k3"]
+    assert _ids(store, Select("task", where=AllOf((eq("name", "load"), Negate(in_beta))))) == ["k1"]
+    with_extract = Related("flows", Related("tasks", eq("name", "extract")))
+    assert _ids(store, Select("project", where=with_extract)) == ["p2"]
+    # an empty condition on a relationship asks only that the related row exists
+    assert _ids(store, Select("flow", where=Related("project", MATCH_ALL))) == ["f1", "f2"]
+
+
+def test_unknown_columns_in_orderings_and_measures_are_refused(store: RunStore) -> None:
+    _seed(store)
+    with pytest.raises(ValueError), store.unit_of_work(write=False) as session:
+        session.select(Select("flow_run", distinct_on=("nope; DROP TABLE flow_run",)))
+    with pytest.raises(ValueError), store.unit_of_work(write=False) as session:
+        session.aggregate(Select("flow_run"), [Measure(Fn.MAX, ("nope",))])
+
+
+_columns = st.sampled_from(["state", "version", "state_start_time", "flow_id", "labels"])
+_orders = st.lists(
+    st.builds(Order, _columns, st.booleans(), st.sampled_from([None, True, False])), max_size=3
+)
+
+
+@st.composite
+def _selects(draw: st.DrawFn) -> Select:
+    distinct_on = tuple(draw(st.lists(_columns, max_size=2, unique=True)))
+    orders = tuple(draw(_orders))
+    if distinct_on and orders:  # Hasura's rule: the distinct columns lead the ordering
+        orders = tuple(Order(c, draw(st.booleans())) for c in distinct_on) + orders
+    limit = draw(st.one_of(st.none(), st.integers(0, 3)))
+    offset = draw(st.one_of(st.none(), st.integers(0, 2)))
+    return Select("flow_run", draw(_filters), orders, limit, offset, distinct_on)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=_selects())
+def test_generated_selects_and_aggregates_agree(tmp_path: Path, query: Select) -> None:
+    fake, sqlite = make_store("fake", tmp_path), make_store("sqlite", tmp_path / "h")
+    measures = [
+        Measure(Fn.COUNT),
+        Measure(Fn.COUNT, ("flow_id", "state"), distinct=True),
+        Measure(Fn.MAX, ("state_start_time",)),
+        Measure(Fn.AVG, ("version",)),
+    ]
+    try:
+        for made in (fake, sqlite):
+            with made.unit_of_work(write=True) as session:
+                session.delete("flow_run", MATCH_ALL)
+                session.delete("task_run", MATCH_ALL)
+            _seed_runs(made)
+        assert _ids(sqlite, query) == _ids(fake, query)
+        assert _aggregate(sqlite, query, *measures) == _aggregate(fake, query, *measures)
+    finally:
+        fake.close()
+        sqlite.close()
