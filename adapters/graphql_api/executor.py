@@ -1,4 +1,5 @@
-"""GraphQLApi: the schema (from schema.graphql) wired to the domain, and execution.
+"""GraphQLApi: the schema (schema.graphql plus the tables' part) wired to the domain, and
+execution.
 
 Clients send the same few documents over and over, so parsed and validated documents are
 kept in an LRU cache keyed by their text. A query document runs inside one read snapshot;
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
 from graphql import (
@@ -29,6 +29,7 @@ from graphql import (
 
 from dockyard.adapters.graphql_api import mutations, reads, scalars
 from dockyard.adapters.graphql_api.context import RequestContext
+from dockyard.adapters.graphql_api.tables_sdl import schema_sdl
 from dockyard.domain.server.context import Caller
 from dockyard.domain.server.errors import ApiError, StoreUnavailable
 from dockyard.domain.server.service import ServerService
@@ -58,8 +59,7 @@ def _depth(document: DocumentNode) -> int:
 
 def load_schema() -> GraphQLSchema:
     """The executable schema: SDL plus scalar behaviour and resolvers."""
-    sdl = files("dockyard.adapters.graphql_api").joinpath("schema.graphql").read_text(encoding="utf-8")
-    schema = build_schema(sdl)
+    schema = build_schema(schema_sdl())
     scalars.install(schema)
     reads.install(schema)
     mutations.install(schema)

@@ -10,6 +10,7 @@ from graphql import GraphQLResolveInfo, GraphQLSchema
 from dockyard.adapters.graphql_api.compressed import decompress_flow
 from dockyard.adapters.graphql_api.context import RequestContext
 from dockyard.domain.server.agents import NewLog
+from dockyard.domain.server.flow_groups import HEARTBEAT_ENABLED, LAZARUS_ENABLED
 from dockyard.domain.server.runs import NewFlowRun
 from dockyard.domain.server.service import ServerService
 
@@ -52,6 +53,20 @@ def _task_run_info(row: dict[str, Any]) -> dict[str, Any]:
 
 
 Handler = Callable[[ServerService, Input, RequestContext], Any]
+
+
+def report(action: Callable[[ServerService, Input], bool]) -> Handler:
+    """A handler for an action that answers ``success_payload`` with its own verdict
+    (Prefect Server's ``success: false`` for an id it does not know)."""
+
+    def handle(service: ServerService, i: Input, _context: RequestContext) -> dict[str, Any]:
+        return {"success": bool(action(service, i)), "error": None}
+
+    return handle
+
+
+def flow_setting(name: str, value: bool) -> Handler:
+    return report(lambda s, i: s.flow_groups.set_flow_setting(i["flow_id"], name, value))
 
 
 def succeed(action: Handler) -> Handler:
@@ -123,6 +138,28 @@ HANDLERS: dict[str, Handler] = {
     ),
     "delete_task_run_artifact": succeed(
         lambda s, i, c: s.task_runs.delete_artifact(i["task_run_artifact_id"])
+    ),
+    "archive_flow": report(lambda s, i: s.flows.archive_flow(i["flow_id"])),
+    "delete_flow": report(lambda s, i: s.flows.delete_flow(i["flow_id"])),
+    "update_flow_project": lambda s, i, c: {"id": s.flows.update_flow_project(i["flow_id"], i["project_id"])},
+    "enable_flow_heartbeat": flow_setting(HEARTBEAT_ENABLED, True),
+    "disable_flow_heartbeat": flow_setting(HEARTBEAT_ENABLED, False),
+    "enable_flow_lazarus_process": flow_setting(LAZARUS_ENABLED, True),
+    "disable_flow_lazarus_process": flow_setting(LAZARUS_ENABLED, False),
+    "delete_flow_run": report(lambda s, i: s.flow_runs.delete_flow_run(i["flow_run_id"])),
+    "set_flow_run_labels": report(lambda s, i: s.flow_runs.set_labels(i["flow_run_id"], i["labels"])),
+    "delete_flow_group": report(lambda s, i: s.flow_groups.delete_flow_group(i["flow_group_id"])),
+    "set_flow_group_labels": report(
+        lambda s, i: s.flow_groups.set_labels(i["flow_group_id"], i.get("labels"))
+    ),
+    "set_flow_group_description": report(
+        lambda s, i: s.flow_groups.set_description(i["flow_group_id"], i.get("description"))
+    ),
+    "set_flow_group_default_parameters": report(
+        lambda s, i: s.flow_groups.set_default_parameters(i["flow_group_id"], i["parameters"])
+    ),
+    "set_flow_group_run_config": report(
+        lambda s, i: s.flow_groups.set_run_config(i["flow_group_id"], i.get("run_config"))
     ),
 }
 

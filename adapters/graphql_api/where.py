@@ -1,4 +1,4 @@
-"""Hasura-style ``where`` and ``order_by`` arguments, as the domain's filter language.
+"""Hasura-style ``where`` and ``order_by`` arguments, as the domain's query language.
 
 Sibling keys are AND-ed; ``_and``/``_or`` take lists (a single object arrives as a list
 after GraphQL coercion), ``_not`` one expression; a key naming a relationship filters on
@@ -52,10 +52,15 @@ def to_filter(table_name: str, where: Mapping[str, Any] | None) -> Filter:
     return all_of(*parts)
 
 
-def to_order(order_by: Sequence[Mapping[str, str]] | None) -> tuple[Order, ...]:
+def to_order(
+    order_by: Sequence[Mapping[str, str | None]] | Mapping[str, str | None] | None,
+) -> tuple[Order, ...]:
+    """Orders from a list of ``{column: direction}`` objects (or one object), keys in the
+    order given; a ``null`` direction adds nothing."""
+    items = [order_by] if isinstance(order_by, Mapping) else list(order_by or ())
     orders = []
-    for item in order_by or ():
-        for column, direction in item.items():
+    for item in items:
+        for column, direction in (item or {}).items():
             if direction is None:
                 continue
             nulls = None

@@ -77,7 +77,16 @@ _HISTORY_COLUMNS = {
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        Table("tenant", {"id": U, "name": T, "slug": T, "settings": J, **_STAMPS}, unique=(("slug",),)),
+        Table(
+            "tenant",
+            {"id": U, "name": T, "slug": T, "settings": J, **_STAMPS},
+            unique=(("slug",),),
+            relations={
+                "projects": _many("project", "tenant_id"),
+                "flows": _many("flow", "tenant_id"),
+                "flow_groups": _many("flow_group", "tenant_id"),
+            },
+        ),
         Table(
             "project",
             {"id": U, "tenant_id": U, "name": T, "description": T, **_STAMPS},
@@ -100,7 +109,7 @@ TABLES: dict[str, Table] = {
                 **_STAMPS,
             },
             unique=(("tenant_id", "name"),),
-            relations={"flows": _many("flow", "flow_group_id")},
+            relations={"flows": _many("flow", "flow_group_id"), "tenant": _one("tenant", "tenant_id")},
         ),
         Table(
             "flow",
@@ -128,7 +137,9 @@ TABLES: dict[str, Table] = {
             relations={
                 "project": _one("project", "project_id"),
                 "flow_group": _one("flow_group", "flow_group_id"),
+                "tenant": _one("tenant", "tenant_id"),
                 "tasks": _many("task", "flow_id"),
+                "edges": _many("edge", "flow_id"),
                 "flow_runs": _many("flow_run", "flow_id"),
             },
         ),
@@ -152,7 +163,12 @@ TABLES: dict[str, Table] = {
                 **_STAMPS,
             },
             unique=(("flow_id", "slug"),),
-            relations={"flow": _one("flow", "flow_id"), "task_runs": _many("task_run", "task_id")},
+            relations={
+                "flow": _one("flow", "flow_id"),
+                "task_runs": _many("task_run", "task_id"),
+                "upstream_edges": _many("edge", "downstream_task_id"),
+                "downstream_edges": _many("edge", "upstream_task_id"),
+            },
         ),
         Table(
             "edge",
@@ -167,7 +183,11 @@ TABLES: dict[str, Table] = {
                 "flattened": B,
                 **_STAMPS,
             },
-            relations={"flow": _one("flow", "flow_id")},
+            relations={
+                "flow": _one("flow", "flow_id"),
+                "upstream_task": _one("task", "upstream_task_id"),
+                "downstream_task": _one("task", "downstream_task_id"),
+            },
         ),
         Table(
             "flow_run",
@@ -183,6 +203,7 @@ TABLES: dict[str, Table] = {
                 "run_config": J,
                 "idempotency_key": T,
                 "scheduled_start_time": TS,
+                "auto_scheduled": B,  # created by a schedule rather than on request
                 "times_resurrected": N,
                 **_RUN_STATE_COLUMNS,
                 **_STAMPS,
@@ -194,6 +215,7 @@ TABLES: dict[str, Table] = {
                 "states": _many("flow_run_state", "flow_run_id"),
                 "logs": _many("log", "flow_run_id"),
                 "agent": _one("agent", "agent_id"),
+                "tenant": _one("tenant", "tenant_id"),
             },
         ),
         Table(
@@ -206,6 +228,7 @@ TABLES: dict[str, Table] = {
                 "map_index": N,
                 "name": T,
                 "cache_key": T,
+                "run_count": N,  # how many times it has started Running
                 **_RUN_STATE_COLUMNS,
                 **_STAMPS,
             },
@@ -215,6 +238,7 @@ TABLES: dict[str, Table] = {
                 "task": _one("task", "task_id"),
                 "states": _many("task_run_state", "task_run_id"),
                 "logs": _many("log", "task_run_id"),
+                "tenant": _one("tenant", "tenant_id"),
             },
         ),
         Table(
@@ -259,9 +283,16 @@ TABLES: dict[str, Table] = {
                 "last_queried": TS,
                 **_STAMPS,
             },
-            relations={"flow_runs": _many("flow_run", "agent_id")},
+            relations={
+                "flow_runs": _many("flow_run", "agent_id"),
+                "agent_config": _one("agent_config", "agent_config_id"),
+            },
         ),
-        Table("agent_config", {"id": U, "tenant_id": U, "name": T, "settings": J, **_STAMPS}),
+        Table(
+            "agent_config",
+            {"id": U, "tenant_id": U, "name": T, "settings": J, **_STAMPS},
+            relations={"agents": _many("agent", "agent_config_id")},
+        ),
         Table(
             "task_run_artifact",
             {"id": U, "tenant_id": U, "task_run_id": U, "kind": T, "data": J, **_STAMPS},

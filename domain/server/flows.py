@@ -1,10 +1,11 @@
-"""Registering flows: ``create_flow`` (and its compressed twin), tasks, edges, schedules.
+"""Flows: registering them (``create_flow`` and its compressed twin, tasks, edges,
+schedules), archiving, moving and deleting them.
 
 A flow belongs to a version group (flows of one name in one project, unless the client
 names the group) and to that group's flow group, which carries settings runs inherit.
 A new version archives the others; an idempotency key equal to the one the group last
 saw returns the current flow instead of creating a version (``prefect register`` prints
-"Skipped").
+"Skipped"). An archived flow takes no new runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.errors import InvalidInput
 from dockyard.domain.server.filters import Order, Row, Select, all_of, eq
 from dockyard.domain.server.flow_parts import insert_edges, insert_tasks
-from dockyard.domain.server.lookup import first, require
+from dockyard.domain.server.lookup import by_id, first, require
+from dockyard.domain.server.removal import delete_flow_runs, delete_flows
+from dockyard.domain.server.runs import FlowRuns
 
 if TYPE_CHECKING:
     from dockyard.ports.run_store import StoreSession
@@ -38,6 +41,7 @@ def _check_core_version(version: Any) -> str | None:
 class Flows:
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
+        self._runs = FlowRuns(deps)
 
     def create_flow(
         self,
@@ -177,3 +181,35 @@ class Flows:
             session.update(
                 "flow", eq("id", flow_id), {"is_schedule_active": is_active, "updated": self._deps.now()}
             )
+
+    def archive_flow(self, flow_id: str) -> bool:
+        """Archive the flow, as Prefect Server does: its Scheduled runs leave the queue -
+        those a schedule created are deleted, those created on request are cancelled
+        ("Flow … was archived."). False when there is no such flow."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            if (
+                session.update("flow", eq("id", flow_id), {"archived": True, "updated": self._deps.now()})
+                == 0
+            ):
+                return False
+            scheduled = all_of(eq("flow_id", flow_id), eq("state", "Scheduled"))
+            delete_flow_runs(session, all_of(scheduled, eq("auto_scheduled", True)))
+            message = f"Flow {flow_id} was archived."
+            for run in session.select(Select("flow_run", where=scheduled)):
+                self._runs.cancel_in(session, run, message)
+            return True
+
+    def delete_flow(self, flow_id: str) -> bool:
+        """Delete the flow with its runs (their task runs, states, logs, artifacts), tasks
+        and edges; False when there is no such flow."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            return delete_flows(session, eq("id", flow_id)) > 0
+
+    def update_flow_project(self, flow_id: str, project_id: str) -> str:
+        """Move the flow to another project of its tenant."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            flow, project = by_id(session, "flow", flow_id), by_id(session, "project", project_id)
+            if flow is None or project is None or flow["tenant_id"] != project["tenant_id"]:
+                raise InvalidInput("Invalid flow or project ID.")
+            session.update("flow", eq("id", flow_id), {"project_id": project_id, "updated": self._deps.now()})
+            return flow_id

@@ -1,4 +1,5 @@
-"""Flow runs: creating them, writing their states, cancelling and naming them.
+"""Flow runs: creating them, writing their states, cancelling, naming, relabelling and
+deleting them.
 
 Creating a run inserts the run, one Pending task run per task of its flow (the flow runner
 finds each task's backend id only through these) and the Scheduled state, in one unit of
@@ -15,6 +16,7 @@ from dockyard.domain.server.context import ANONYMOUS, Caller, Dependencies
 from dockyard.domain.server.errors import InvalidInput, NotFound
 from dockyard.domain.server.filters import Compare, Op, Order, Row, Select, all_of, eq
 from dockyard.domain.server.lookup import by_id, first, require
+from dockyard.domain.server.removal import delete_flow_runs
 from dockyard.domain.server.resolution import run_config, run_labels, run_parameters
 from dockyard.domain.server.timestamps import normalise, parse
 from dockyard.domain.server.transitions import derived_columns, flow_run_write, history_row
@@ -35,6 +37,7 @@ def new_task_run(task_run_id: str, run: Row, task: Row, *, map_index: int, versi
         "task_id": task["id"],
         "map_index": map_index,
         "cache_key": task.get("cache_key"),
+        "run_count": 0,
         "version": version,
         "state": "Pending",
         "serialized_state": dict(TASK_RUN_CREATED),
@@ -56,6 +59,7 @@ class NewFlowRun:
     scheduled_start_time: str | None = None
     idempotency_key: str | None = None
     name: str | None = None
+    auto_scheduled: bool = False  # created by a schedule, not on request
 
 
 class FlowRuns:
@@ -100,6 +104,7 @@ class FlowRuns:
                 "context": dict(request.context or {}),
                 "idempotency_key": request.idempotency_key,
                 "scheduled_start_time": start,
+                "auto_scheduled": request.auto_scheduled,
                 "version": 0,
                 "times_resurrected": 0,
                 "created": now,
@@ -187,15 +192,36 @@ class FlowRuns:
         Otherwise: Cancelled at once, with every unfinished task run."""
         with self._deps.store.unit_of_work(write=True) as session:
             run = require(session, "flow_run", run_id, f"Flow run {run_id} not found.")
-            state = run.get("state")
-            if state in FINISHED_STATES:
-                return str(state)
-            if state in RUNNING_STATES:
-                doc = state_document("Cancelling", "Flow run is cancelling")
-            else:
-                doc = state_document("Cancelled", "Flow run is cancelled")
-            self._write(session, run, doc, ANONYMOUS, self._deps.now())
-            return str(doc["type"])
+            return self.cancel_in(session, run)
+
+    def cancel_in(self, session: StoreSession, run: Row, message: str | None = None) -> str:
+        """``cancel_flow_run`` inside the caller's unit of work; returns the run's state."""
+        state = run.get("state")
+        if state in FINISHED_STATES:
+            return str(state)
+        if state in RUNNING_STATES:
+            doc = state_document("Cancelling", message or "Flow run is cancelling")
+        else:
+            doc = state_document("Cancelled", message or "Flow run is cancelled")
+        self._write(session, run, doc, ANONYMOUS, self._deps.now())
+        return str(doc["type"])
+
+    def delete_flow_run(self, run_id: str) -> bool:
+        """Delete the run with its task runs, states, logs and artifacts; False when there
+        is no such run (Prefect Server answers ``success: false`` then)."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            return delete_flow_runs(session, eq("id", run_id)) > 0
+
+    def set_labels(self, run_id: str, labels: Sequence[str]) -> bool:
+        """Replace the run's labels (sorted, without duplicates): the agents that may take
+        it change, so waiting agents are told."""
+        with self._deps.store.unit_of_work(write=True) as session:
+            changed = session.update(
+                "flow_run", eq("id", run_id), {"labels": sorted(set(labels)), "updated": self._deps.now()}
+            )
+        if changed:
+            self._deps.queue_signal.bump()
+        return changed > 0
 
     def set_name(self, table: str, run_id: str, name: str) -> None:
         if not name or not name.strip():

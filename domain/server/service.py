@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.domain.server.agents import Agents
 from dockyard.domain.server.context import Dependencies
+from dockyard.domain.server.flow_groups import FlowGroups
 from dockyard.domain.server.flows import Flows
 from dockyard.domain.server.runs import FlowRuns
 from dockyard.domain.server.task_runs import TaskRuns
@@ -25,6 +26,7 @@ class ServerService:
         self.deps = deps
         self.tenancy = Tenancy(deps)
         self.flows = Flows(deps)
+        self.flow_groups = FlowGroups(deps)
         self.flow_runs = FlowRuns(deps)
         self.task_runs = TaskRuns(deps)
         self.agents = Agents(deps)

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.errors import InvalidInput, NotFound, UniqueViolation
-from dockyard.domain.server.filters import Related, all_of, eq
+from dockyard.domain.server.filters import all_of, eq
 from dockyard.domain.server.lookup import default_tenant, first, require
+from dockyard.domain.server.removal import delete_flows
 
 if TYPE_CHECKING:
     from dockyard.ports.run_store import StoreSession
@@ -85,20 +86,5 @@ class Tenancy:
         """Remove a project with its flows, their runs, states, logs and tasks."""
         with self._deps.store.unit_of_work(write=True) as session:
             require(session, "project", project_id, f"Project {project_id} not found.")
-            # Children first: each filter reaches the project through rows still present.
-            of_flows = Related("flow", eq("project_id", project_id))
-            of_runs = Related("flow_run", of_flows)
-            of_task_runs = Related("task_run", of_runs)
-            for table, where in (
-                ("task_run_artifact", of_task_runs),
-                ("task_run_state", of_task_runs),
-                ("log", of_runs),
-                ("flow_run_state", of_runs),
-                ("task_run", of_runs),
-                ("flow_run", of_flows),
-                ("task", of_flows),
-                ("edge", of_flows),
-            ):
-                session.delete(table, where)
-            session.delete("flow", eq("project_id", project_id))
+            delete_flows(session, eq("project_id", project_id))
             session.delete("project", eq("id", project_id))

@@ -85,8 +85,9 @@ def flow_run_write(run: Row, doc: Mapping[str, Any], now: str, agent_id: str | N
 def task_run_write(
     task_run: Row, flow_run_state: str | None, doc: Mapping[str, Any], now: str
 ) -> dict[str, Any]:
-    """Changes for a new task-run state: a running state needs a Running flow run, and a
-    state without cached inputs keeps the ones the task run had."""
+    """Changes for a new task-run state: a running state needs a Running flow run, a
+    state without cached inputs keeps the ones the task run had, and Running counts a run
+    (``run_count``)."""
     name = state_type(doc)
     if name in RUNNING_STATES and flow_run_state != "Running":
         raise StateUpdateFailed(
@@ -98,7 +99,10 @@ def task_run_write(
     previous = task_run.get("serialized_state") or {}
     if not doc.get("cached_inputs") and isinstance(previous, Mapping) and previous.get("cached_inputs"):
         doc = {**doc, "cached_inputs": previous["cached_inputs"]}
-    return derived_columns(task_run, doc, now)
+    changes = derived_columns(task_run, doc, now)
+    if name == "Running":  # each attempt (a retry too) starts Running once
+        changes["run_count"] = int(task_run.get("run_count") or 0) + 1
+    return changes
 
 
 def history_row(run_column: str, run_id: str, changes: Mapping[str, Any], state_id: str) -> Row:
