@@ -1,7 +1,8 @@
 """Agent settings: flags, environment and config file resolved into one ``AgentConfig``.
 
 Precedence, highest first: command-line flags (or library keywords), ``DOCKYARD_AGENT_*``
-variables, Prefect's variables (``PREFECT__CLOUD__API``...), the TOML config file
+variables, Prefect's variables (``PREFECT__CLOUD__API``, or ``PREFECT__BACKEND`` with
+``PREFECT__SERVER__ENDPOINT``/``HOST``/``PORT``...: see ``prefect_api_url``), the TOML config file
 (``--config`` or ``DOCKYARD_AGENT_CONFIG``; keys are the option names with underscores),
 then defaults. ``resolve_agent_config`` is the one entry point, shared by the CLI and the
 library API; every error is a ``ConfigurationError`` saying which setting is wrong.
@@ -24,7 +25,7 @@ from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, R
 from dockyard.domain.agent.validation import validate_agent_config
 from dockyard.domain.errors import ConfigurationError
 from dockyard.entrypoints.registry_auth import load_registry_credentials, registry_credentials
-from dockyard.entrypoints.settings_fields import AgentFields, PrefectFields
+from dockyard.entrypoints.settings_fields import AgentFields, PrefectFields, prefect_api_url
 
 ENV_PREFIX = "DOCKYARD_AGENT_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -114,7 +115,14 @@ def _file_layer(path: str) -> dict[str, Any]:
 
 
 def _prefect_layer(environ: Mapping[str, str]) -> dict[str, Any]:
-    return _validated(PrefectFields, _read_env(PrefectEnvironment, environ), str)
+    values = _validated(PrefectFields, _read_env(PrefectEnvironment, environ), str)
+    try:
+        api = prefect_api_url(values)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid agent setting: {exc}") from None
+    if api is not None:
+        values["api"] = api
+    return values
 
 
 def _dockyard_layer(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -176,11 +176,17 @@ class AgentFields(BaseModel):
 
 
 class PrefectFields(BaseModel):
-    """The Prefect 1 variables an agent reads, by their environment names."""
+    """The Prefect 1 variables an agent reads, by their environment names. The API URL
+    comes from several of them, combined by ``prefect_api_url``."""
 
     model_config = ConfigDict(extra="ignore")
 
     api: str | None = Field(None, validation_alias="PREFECT__CLOUD__API")
+    backend: str | None = Field(None, validation_alias="PREFECT__BACKEND")
+    server_endpoint: str | None = Field(None, validation_alias="PREFECT__SERVER__ENDPOINT")
+    server_host: str | None = Field(None, validation_alias="PREFECT__SERVER__HOST")
+    server_port: str | None = Field(None, validation_alias="PREFECT__SERVER__PORT")
+    cloud_endpoint: str | None = Field(None, validation_alias="PREFECT__CLOUD__ENDPOINT")
     key: str | None = Field(None, validation_alias="PREFECT__CLOUD__API_KEY")
     tenant_id: str | None = Field(None, validation_alias="PREFECT__CLOUD__TENANT_ID")
     name: str | None = Field(None, validation_alias="PREFECT__CLOUD__AGENT__NAME")
@@ -192,3 +198,36 @@ class PrefectFields(BaseModel):
     base_url: str | None = Field(None, validation_alias="PREFECT__CONTEXT__BASE_URL")
     no_pull: bool | None = Field(None, validation_alias="PREFECT__CONTEXT__NO_PULL")
     logging_level: Level = Field(None, validation_alias="PREFECT__LOGGING__LEVEL")
+
+
+PREFECT_SERVER_HOST = "http://localhost"
+PREFECT_SERVER_PORT = "4200"
+PREFECT_CLOUD_ENDPOINT = "https://api.prefect.io"
+_API_SOURCES = ("backend", "server_endpoint", "server_host", "server_port", "cloud_endpoint")
+
+
+def prefect_api_url(values: dict[str, Any]) -> str | None:
+    """The API URL Prefect 1 would use, from ``PrefectFields`` values (the variables it
+    combines are removed from ``values``); None leaves dockyard's default.
+
+    As Prefect 1's configuration does: ``PREFECT__CLOUD__API`` when set, whatever the
+    backend; else with ``PREFECT__BACKEND=server`` the server endpoint
+    (``PREFECT__SERVER__ENDPOINT``, else ``PREFECT__SERVER__HOST``:``PREFECT__SERVER__PORT``,
+    defaults ``http://localhost`` and ``4200``); with ``PREFECT__BACKEND=cloud`` the cloud
+    endpoint (``PREFECT__CLOUD__ENDPOINT``, default Prefect Cloud). Without a backend,
+    dockyard's default is a server, so the server variables apply when any is given.
+    """
+    given = {key: str(values.pop(key)).strip() for key in _API_SOURCES if values.get(key) is not None}
+    api = values.get("api")
+    backend = given.get("backend", "").lower()
+    if backend not in ("", "server", "cloud"):
+        raise ValueError(f"PREFECT__BACKEND must be server or cloud, not {given['backend']!r}")
+    if api:
+        return str(api)
+    if backend == "cloud":
+        return given.get("cloud_endpoint") or PREFECT_CLOUD_ENDPOINT
+    server = {key: given[key] for key in ("server_endpoint", "server_host", "server_port") if given.get(key)}
+    if backend == "server" or server:
+        host = server.get("server_host", PREFECT_SERVER_HOST)
+        return server.get("server_endpoint") or f"{host}:{server.get('server_port', PREFECT_SERVER_PORT)}"
+    return None

@@ -173,7 +173,10 @@ class Agent:
                     self.health.daemon_ok()
                 if agent_id is None:
                     log.info(
-                        "Registering agent %r with labels %s", self.config.name, list(self.config.labels)
+                        "Registering agent %r with labels %s at %s",
+                        self.config.name,
+                        list(self.config.labels),
+                        self.config.api_url,
                     )
                     agent_id = self._backend.register_agent(
                         name=self.config.name,

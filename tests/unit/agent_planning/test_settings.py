@@ -13,6 +13,7 @@ from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, R
 from dockyard.domain.errors import ConfigurationError
 from dockyard.entrypoints.settings import resolve_agent_config
 from dockyard.entrypoints.settings_fields import normalize_agent_address
+from support.prefect_api_urls import API_URLS, DOCKYARD_ONLY, SERVER
 
 TENANT = "3a2c9d2e-0000-4000-8000-000000000001"
 
@@ -277,3 +278,19 @@ def test_the_process_environment_is_read_when_none_is_given(monkeypatch: pytest.
     assert resolve_agent_config({}).limit == 7
     assert resolve_agent_config({}, environ={}).limit is None  # an explicit environment is all there is
     assert os.environ["DOCKYARD_AGENT_LIMIT"] == "7"
+
+
+@pytest.mark.parametrize(("environ", "api"), API_URLS + DOCKYARD_ONLY)
+def test_the_api_url_from_prefects_backend_variables(environ: dict[str, str], api: str) -> None:
+    assert resolve({}, environ).api_url == api
+
+
+def test_flags_and_dockyard_variables_still_win_over_the_prefect_backend() -> None:
+    environ = {**SERVER, "PREFECT__SERVER__ENDPOINT": "http://srv:4300"}
+    assert resolve({}, {**environ, "DOCKYARD_AGENT_API": "http://dy:1"}).api_url == "http://dy:1"
+    assert resolve({"api": "http://flag:1"}, environ).api_url == "http://flag:1"
+
+
+def test_an_unknown_backend_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="PREFECT__BACKEND must be server or cloud"):
+        resolve({}, {"PREFECT__BACKEND": "hosted"})
