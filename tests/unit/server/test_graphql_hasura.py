@@ -300,3 +300,21 @@ def test_administration_mutations_answer_in_prefect_servers_shapes(served: Any) 
     )
     assert status == 200 and "archived" in body["errors"][0]["message"]
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_order_by_and_distinct_on_as_variables(served: Any) -> None:
+    app, _, _ = served
+    document = """query($o: [flow_order_by!], $d: [flow_select_column!]) {
+        flow(order_by: $o, distinct_on: $d) { name version } }"""
+    ordered = {"o": [{"version": "desc"}, {"name": "asc"}]}
+    assert [(f["name"], f["version"]) for f in data(app, document, ordered)["flow"]] == [
+        ("etl", 2),
+        ("etl", 1),
+        ("report", 1),
+    ]
+    newest = {"o": [{"name": "asc"}, {"version": "asc"}], "d": ["name"]}
+    assert [(f["name"], f["version"]) for f in data(app, document, newest)["flow"]] == [
+        ("etl", 1),
+        ("report", 1),
+    ]
+    assert len(data(app, document, {})["flow"]) == 3  # neither given: no ordering, no grouping
