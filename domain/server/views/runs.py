@@ -96,7 +96,8 @@ class LogLine:
 class LogCursor:
     """Where a reader of a run's logs stands: at ``created``, having seen ``seen`` of the
     lines stored at that instant. Lines are read in (created, insertion) order, so lines
-    stored later always come after the cursor."""
+    stored later always come after the cursor. A cursor belongs to the level filter it was
+    read with."""
 
     created: str | None = None
     seen: int = 0
@@ -232,16 +233,31 @@ class RunViews:
             run = by_id(session, "flow_run", run_id)
             state = None if run is None else run.get("state")
             if after is None:
-                newest = session.select(
-                    Select("log", where=where, order_by=(Order("created", descending=True),), limit=limit + 1)
-                )
-                rows = list(reversed(newest[:limit]))
-                return LogPage(_lines(rows), _advance(LogCursor(), rows), state, len(newest) > limit)
+                return self._tail(session, where, state, limit)
             since = all_of(where, Compare("created", Op.GTE, after.created)) if after.created else where
             rows = session.select(
                 Select("log", where=since, order_by=(Order("created"),), limit=limit, offset=after.seen)
             )
             return LogPage(_lines(rows), _advance(after, rows), state)
+
+    def _tail(self, session: StoreSession, where: Filter, state: str | None, limit: int) -> LogPage:
+        # Lines stored in one instant come back in insertion order even when sorting by
+        # time descending: find the oldest instant among the newest lines, then read forward.
+        newest = session.select(
+            Select("log", where=where, order_by=(Order("created", descending=True),), limit=limit + 1)
+        )
+        if not newest:
+            return LogPage((), LogCursor(), state)
+        boundary = min(str(row["created"]) for row in newest)
+        rows = session.select(
+            Select(
+                "log", where=all_of(where, Compare("created", Op.GTE, boundary)), order_by=(Order("created"),)
+            )
+        )
+        kept = rows[-limit:]
+        return LogPage(
+            _lines(kept), _advance(LogCursor(), rows), state, len(rows) > limit or len(newest) > limit
+        )
 
 
 def _int(value: Any, default: int) -> int:
