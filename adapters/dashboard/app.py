@@ -406,7 +406,8 @@ class DashboardWsgiApp:
         log.info(
             "schedule of flow %s turned %s from the dashboard", detail.flow.flow_id, "on" if active else "off"
         )
-        return redirect(flow_url(detail.flow.tenant_slug, detail.flow.group_id), 303)
+        back = request.form.get("back") or flow_url(detail.flow.tenant_slug, detail.flow.group_id)
+        return redirect(local_path(back), 303)
 
     # -- agents and activity -------------------------------------------------------------
 
