@@ -21,7 +21,7 @@ class StoreSession(Protocol):
 
     def select(self, query: Select) -> list[Row]:
         """Rows of ``query.table`` matching ``query.where``, ordered (ties in insertion
-        order), then offset and limited."""
+        order), then offset and limited; with ``query.columns``, only those columns."""
 
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         """Add one row; columns left out are NULL."""

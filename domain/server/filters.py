@@ -92,6 +92,7 @@ class Select:
     order_by: tuple[Order, ...] = ()
     limit: int | None = None
     offset: int | None = None
+    columns: tuple[str, ...] = ()  # only these columns in the rows returned; () for all
 
 
 def eq(column: str, value: Any) -> Compare:

@@ -50,7 +50,11 @@ class FakeSession:
         rows = sort_rows(self._matching(query.table, query.where), query.order_by)
         start = query.offset or 0
         end = None if query.limit is None else start + query.limit
-        return [copy.deepcopy(r) for r in rows[start:end]]
+        picked = [copy.deepcopy(r) for r in rows[start:end]]
+        if query.columns:
+            assert set(query.columns) <= set(table(query.table).columns), f"unknown columns {query.columns}"
+            return [{c: r[c] for c in query.columns} for r in picked]
+        return picked
 
     def insert(self, table_name: str, row: Mapping[str, Any]) -> None:
         assert self._writable, "insert outside a writing unit of work"

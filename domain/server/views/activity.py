@@ -27,18 +27,20 @@ class ActivityViews:
                         Compare("state", Op.IN, sorted(FINISHED_STATES)),
                         Compare("state_timestamp", Op.GTE, since),
                     ),
+                    columns=("state", "state_timestamp"),
                 )
             )
             started = session.select(
                 Select(
                     "flow_run_state",
                     where=all_of(eq("state", "Running"), Compare("timestamp", Op.GTE, since)),
+                    columns=("flow_run_id",),
                 )
             )
             histories: dict[str, list[Row]] = {}
-            for row in rows_where_in(
-                session, "flow_run_state", "flow_run_id", (s["flow_run_id"] for s in started)
-            ):
+            ran = (s["flow_run_id"] for s in started)
+            columns = ("flow_run_id", "state", "timestamp", "version", "start_time")
+            for row in rows_where_in(session, "flow_run_state", "flow_run_id", ran, columns):
                 histories.setdefault(str(row["flow_run_id"]), []).append(row)
         deployed: list[Deploy] = [d for history in histories.values() for d in deploys(history)]
         ends: list[tuple[str, datetime]] = [(str(r["state"]), parse(r["state_timestamp"])) for r in finished]

@@ -50,7 +50,10 @@ class AgentViews:
         with self._deps.store.unit_of_work(write=False) as session:
             agents = session.select(Select("agent", order_by=(Order("last_queried", descending=True),)))
             busy: dict[str, int] = {}
-            for run in session.select(Select("flow_run", where=Compare("state", Op.IN, list(IN_FLIGHT)))):
+            in_flight = Select(
+                "flow_run", where=Compare("state", Op.IN, list(IN_FLIGHT)), columns=("agent_id",)
+            )
+            for run in session.select(in_flight):
                 if run.get("agent_id"):
                     busy[str(run["agent_id"])] = busy.get(str(run["agent_id"]), 0) + 1
         items = []

@@ -10,8 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.filters import Compare, Op, Order, Related, Row, Select, all_of, eq
-from dockyard.domain.server.lookup import by_id, first
-from dockyard.domain.server.views.items import RunItem, RunNamer, rows_by_id, tenant_slugs, when
+from dockyard.domain.server.lookup import by_id
+from dockyard.domain.server.views.items import (
+    RUN_COLUMNS,
+    RunItem,
+    RunNamer,
+    columns_of,
+    rows_by_id,
+    tenant_slugs,
+    when,
+)
 from dockyard.domain.states import SCHEDULED_STATES
 
 if TYPE_CHECKING:
@@ -19,6 +27,12 @@ if TYPE_CHECKING:
 
 RECENT_RUNS = 10
 NEXT_RUNS = 3
+# Everything the pages show of a flow: not its serialized form, which can be large.
+FLOW_COLUMNS = columns_of(
+    "flow",
+    ("id", "tenant_id", "project_id", "flow_group_id", "name", "description", "version", "core_version",
+     "parameters", "run_config", "schedule", "is_schedule_active", "archived", "created"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,7 @@ class FlowViews:
                     "flow",
                     where=eq("archived", False),
                     order_by=(Order("name"), Order("version", descending=True)),
+                    columns=FLOW_COLUMNS,
                 )
             )
             newest: dict[str, Row] = {}
@@ -105,7 +120,10 @@ class FlowViews:
                 return None
             versions = session.select(
                 Select(
-                    "flow", where=eq("flow_group_id", group_id), order_by=(Order("version", descending=True),)
+                    "flow",
+                    where=eq("flow_group_id", group_id),
+                    order_by=(Order("version", descending=True),),
+                    columns=FLOW_COLUMNS,
                 )
             )
             newest = next((v for v in versions if not v.get("archived")), versions[0])
@@ -137,7 +155,11 @@ class FlowViews:
         of_group = Related("flow", eq("flow_group_id", group_id))
         recent = session.select(
             Select(
-                "flow_run", where=of_group, order_by=(Order("created", descending=True),), limit=RECENT_RUNS
+                "flow_run",
+                where=of_group,
+                order_by=(Order("created", descending=True),),
+                limit=RECENT_RUNS,
+                columns=RUN_COLUMNS,
             )
         )
         upcoming = session.select(
@@ -146,14 +168,15 @@ class FlowViews:
                 where=all_of(of_group, Compare("state", Op.IN, sorted(SCHEDULED_STATES))),
                 order_by=(Order("scheduled_start_time"),),
                 limit=NEXT_RUNS,
+                columns=RUN_COLUMNS,
             )
         )
         namer = RunNamer(session, [*recent, *upcoming], self._deps.clock.now())
-        project = rows_by_id(session, "project", [flow.get("project_id")]).get(
-            str(flow.get("project_id")), {}
-        )
-        versions = session.select(Select("flow", where=eq("flow_group_id", group_id)))
-        group = first(session, "flow_group", eq("id", group_id)) or {}
+        project_id = str(flow.get("project_id"))
+        project = rows_by_id(session, "project", [project_id], ("id", "name")).get(project_id, {})
+        versions = session.select(Select("flow", where=eq("flow_group_id", group_id), columns=("id",)))
+        groups = session.select(Select("flow_group", where=eq("id", group_id), columns=("schedule",)))
+        group = groups[0] if groups else {}
         return FlowItem(
             group_id=group_id,
             flow_id=str(flow["id"]),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from dockyard.domain.server.catalog import table
 from dockyard.domain.server.filters import Compare, Op, Row, Select
 from dockyard.domain.server.timeline import run_duration
 from dockyard.domain.server.timestamps import parse
@@ -20,20 +21,36 @@ if TYPE_CHECKING:
 _SLICE = 500
 
 
-def rows_by_id(session: StoreSession, table: str, ids: Iterable[Any]) -> dict[str, Row]:
-    wanted = sorted({str(i) for i in ids if i})
-    found: dict[str, Row] = {}
-    for start in range(0, len(wanted), _SLICE):
-        where = Compare("id", Op.IN, wanted[start : start + _SLICE])
-        found.update({str(row["id"]): row for row in session.select(Select(table, where=where))})
-    return found
+def columns_of(table_name: str, wanted: Iterable[str]) -> tuple[str, ...]:
+    """The ``wanted`` columns the table has (a read model may show a column a newer
+    catalog adds); reading only these spares decoding the large JSON columns."""
+    present = table(table_name).columns
+    return tuple(c for c in wanted if c in present)
 
 
-def rows_where_in(session: StoreSession, table: str, column: str, values: Iterable[Any]) -> list[Row]:
+# What a run list shows of each run.
+RUN_COLUMNS = columns_of(
+    "flow_run",
+    ("id", "name", "state", "state_message", "labels", "tenant_id", "flow_id", "agent_id",
+     "scheduled_start_time", "start_time", "end_time", "created", "auto_scheduled"),
+)  # fmt: skip
+
+
+def rows_by_id(
+    session: StoreSession, table_name: str, ids: Iterable[Any], columns: tuple[str, ...] = ()
+) -> dict[str, Row]:
+    rows = rows_where_in(session, table_name, "id", ids, columns)
+    return {str(row["id"]): row for row in rows}
+
+
+def rows_where_in(
+    session: StoreSession, table_name: str, column: str, values: Iterable[Any], columns: tuple[str, ...] = ()
+) -> list[Row]:
     wanted = sorted({str(v) for v in values if v})
     rows: list[Row] = []
     for start in range(0, len(wanted), _SLICE):
-        rows += session.select(Select(table, where=Compare(column, Op.IN, wanted[start : start + _SLICE])))
+        where = Compare(column, Op.IN, wanted[start : start + _SLICE])
+        rows += session.select(Select(table_name, where=where, columns=columns))
     return rows
 
 
@@ -80,8 +97,9 @@ class RunNamer:
     def __init__(self, session: StoreSession, runs: Iterable[Row], now: datetime) -> None:
         runs = list(runs)
         self._now = now
-        self._flows = rows_by_id(session, "flow", (r.get("flow_id") for r in runs))
-        self._agents = rows_by_id(session, "agent", (r.get("agent_id") for r in runs))
+        flow_ids = (r.get("flow_id") for r in runs)
+        self._flows = rows_by_id(session, "flow", flow_ids, ("id", "name", "flow_group_id"))
+        self._agents = rows_by_id(session, "agent", (r.get("agent_id") for r in runs), ("id", "name"))
         self._tenants = tenant_slugs(session)
 
     def item(self, run: Mapping[str, Any]) -> RunItem:
@@ -109,4 +127,4 @@ class RunNamer:
 
 
 def tenant_slugs(session: StoreSession) -> dict[str, str]:
-    return {str(t["id"]): str(t["slug"]) for t in session.select(Select("tenant"))}
+    return {str(t["id"]): str(t["slug"]) for t in session.select(Select("tenant", columns=("id", "slug")))}

@@ -11,7 +11,15 @@ from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.filters import Compare, Filter, Op, Order, Related, Row, Select, all_of, eq
 from dockyard.domain.server.lookup import by_id
 from dockyard.domain.server.timeline import StateSpan, run_duration, timeline
-from dockyard.domain.server.views.items import RunItem, RunNamer, rows_by_id, rows_where_in, when
+from dockyard.domain.server.views.items import (
+    RUN_COLUMNS,
+    RunItem,
+    RunNamer,
+    columns_of,
+    rows_by_id,
+    rows_where_in,
+    when,
+)
 from dockyard.domain.states import FINISHED_STATES
 
 if TYPE_CHECKING:
@@ -21,6 +29,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The agent (dockyard's and Prefect's) logs this line when it starts a run's container.
 _CONTAINER_LOG = "Submitted for execution: Container ID: "
 _CONTAINER_ID = re.compile(r"Container ID: ([0-9a-f]{12,64})")
+LOG_COLUMNS = columns_of("log", ("id", "timestamp", "level", "name", "message", "task_run_id", "created"))
 
 
 @dataclass(frozen=True)
@@ -141,11 +150,17 @@ class RunViews:
                     order_by=(Order("created", descending=True),),
                     limit=query.per_page + 1,
                     offset=(page - 1) * query.per_page,
+                    columns=RUN_COLUMNS,
                 )
             )
             namer = RunNamer(session, rows, self._deps.clock.now())
             flows = session.select(
-                Select("flow", where=eq("archived", False), order_by=(Order("name"), Order("version")))
+                Select(
+                    "flow",
+                    where=eq("archived", False),
+                    order_by=(Order("name"), Order("version")),
+                    columns=("flow_group_id", "name"),
+                )
             )
             choices = {
                 str(f["flow_group_id"]): FlowChoice(str(f["flow_group_id"]), str(f["name"])) for f in flows
@@ -164,7 +179,13 @@ class RunViews:
             if row is None:
                 return None
             flow = by_id(session, "flow", str(row["flow_id"])) or {}
-            history = session.select(Select("flow_run_state", where=eq("flow_run_id", run_id)))
+            history = session.select(
+                Select(
+                    "flow_run_state",
+                    where=eq("flow_run_id", run_id),
+                    columns=("state", "message", "timestamp", "version"),
+                )
+            )
             return RunDetail(
                 run=RunNamer(session, [row], now).item(row),
                 flow_version=flow.get("version"),
@@ -183,6 +204,7 @@ class RunViews:
                 where=all_of(eq("flow_run_id", run_id), Compare("message", Op.LIKE, _CONTAINER_LOG + "%")),
                 order_by=(Order("created", descending=True),),
                 limit=1,
+                columns=("message",),
             )
         )
         return container_id_in(found[0].get("message")) if found else None
@@ -195,7 +217,10 @@ class RunViews:
         )
         tasks = rows_by_id(session, "task", (t.get("task_id") for t in task_runs))
         retries: dict[str, int] = {}
-        for state in rows_where_in(session, "task_run_state", "task_run_id", (t["id"] for t in task_runs)):
+        histories = rows_where_in(
+            session, "task_run_state", "task_run_id", (t["id"] for t in task_runs), ("task_run_id", "state")
+        )
+        for state in histories:
             if state.get("state") == "Retrying":
                 retries[str(state["task_run_id"])] = retries.get(str(state["task_run_id"]), 0) + 1
         items = []
@@ -230,13 +255,20 @@ class RunViews:
         last ``limit`` lines. Only lines at ``min_level`` or above."""
         where = all_of(eq("flow_run_id", run_id), Compare("level", Op.IN, levels_from(min_level)))
         with self._deps.store.unit_of_work(write=False) as session:
-            run = by_id(session, "flow_run", run_id)
-            state = None if run is None else run.get("state")
+            found = session.select(Select("flow_run", where=eq("id", run_id), columns=("state",)))
+            state = found[0]["state"] if found else None
             if after is None:
                 return self._tail(session, where, state, limit)
             since = all_of(where, Compare("created", Op.GTE, after.created)) if after.created else where
             rows = session.select(
-                Select("log", where=since, order_by=(Order("created"),), limit=limit, offset=after.seen)
+                Select(
+                    "log",
+                    where=since,
+                    order_by=(Order("created"),),
+                    limit=limit,
+                    offset=after.seen,
+                    columns=LOG_COLUMNS,
+                )
             )
             return LogPage(_lines(rows), _advance(after, rows), state)
 
@@ -244,14 +276,23 @@ class RunViews:
         # Lines stored in one instant come back in insertion order even when sorting by
         # time descending: find the oldest instant among the newest lines, then read forward.
         newest = session.select(
-            Select("log", where=where, order_by=(Order("created", descending=True),), limit=limit + 1)
+            Select(
+                "log",
+                where=where,
+                order_by=(Order("created", descending=True),),
+                limit=limit + 1,
+                columns=("created",),
+            )
         )
         if not newest:
             return LogPage((), LogCursor(), state)
         boundary = min(str(row["created"]) for row in newest)
         rows = session.select(
             Select(
-                "log", where=all_of(where, Compare("created", Op.GTE, boundary)), order_by=(Order("created"),)
+                "log",
+                where=all_of(where, Compare("created", Op.GTE, boundary)),
+                order_by=(Order("created"),),
+                columns=LOG_COLUMNS,
             )
         )
         kept = rows[-limit:]
