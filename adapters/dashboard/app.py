@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -167,6 +168,7 @@ class DashboardWsgiApp:
         return True
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
         request = Request(environ)
         request.max_content_length = MAX_FORM_BYTES
         request.max_form_memory_size = MAX_FORM_BYTES
@@ -182,6 +184,9 @@ class DashboardWsgiApp:
                 "Internal server error; the server log has the details.", 500, mimetype="text/plain"
             )
         _harden(response, cache=request.path.startswith("/static/"))
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            log.debug("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
         return response(environ, start_response)
 
     # -- routing, sessions and CSRF ------------------------------------------------------
