@@ -85,7 +85,8 @@ def server() -> None:
 @click.option(
     "--api-key",
     envvar="DOCKYARD_SERVER_API_KEY",
-    help="Require `Authorization: Bearer <key>` on every GraphQL request (/health stays open).",
+    help="Require `Authorization: Bearer <key>` on every GraphQL request (/health stays open) "
+    "and a login with the key on the dashboard.",
 )
 @click.option(
     "--api-key-file",
@@ -129,9 +130,9 @@ def start(
     """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
 
     GraphQL is served over HTTP POST at / and /graphql; GET /health answers
-    {"status": "ok"}. Everything is kept in one SQLite file: stopping and starting again
-    loses nothing. Point Prefect 1 clients at it with PREFECT__BACKEND=server and
-    PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
+    {"status": "ok"}; a browser opening http://HOST:PORT/ gets the dashboard. Everything is
+    kept in one SQLite file: stopping and starting again loses nothing. Point Prefect 1
+    clients at it with PREFECT__BACKEND=server and PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
     """
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -165,6 +166,7 @@ def start(
     signal.signal(signal.SIGINT, stop)
     auth = "API key required" if settings["api_key"] else "no API key"
     log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), path, auth)
+    log.info("dashboard at %s/", api.urls[0])
     try:
         api.run()
     finally:

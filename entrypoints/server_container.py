@@ -1,7 +1,8 @@
 """ServerContainer: how the embedded backend is put together.
 
-Store (SQLite) -> domain use cases -> GraphQL API -> WSGI app. Nested in the composition
-root as ``Container.server``; tests override ``store`` or ``clock`` as they need.
+Store (SQLite) -> domain use cases -> GraphQL API and dashboard -> one WSGI app. Nested in
+the composition root as ``Container.server``; tests override ``store`` or ``clock`` as they
+need.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from dockyard.adapters.dashboard.app import DashboardWsgiApp
+from dockyard.adapters.dashboard.mount import DashboardAndApi
+from dockyard.adapters.dashboard.sessions import SessionKeeper
 from dockyard.adapters.graphql_api.executor import GraphQLApi
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY, GraphQLWsgiApp
 from dockyard.adapters.sqlite import SqliteRunStore
@@ -53,6 +57,11 @@ class ServerContainer(containers.DeclarativeContainer):
 
     # The API
     api = providers.Singleton(GraphQLApi, service=service)
-    app = providers.Singleton(
+    api_app = providers.Singleton(
         GraphQLWsgiApp, api=api, api_key=config.api_key, max_body=config.max_body_size.as_(int)
     )
+
+    # The dashboard, on the same port: pages and its forms to it, the rest to the API
+    sessions = providers.Singleton(SessionKeeper, api_key=config.api_key)
+    dashboard = providers.Singleton(DashboardWsgiApp, service=service, sessions=sessions)
+    app = providers.Singleton(DashboardAndApi, dashboard=dashboard, api=api_app)

@@ -21,7 +21,8 @@ class StoreSession(Protocol):
 
     def select(self, query: Select) -> list[Row]:
         """Rows of ``query.table`` matching ``query.where``, ordered (ties in insertion
-        order), the first of each ``distinct_on`` group, then offset and limited."""
+        order), the first of each ``distinct_on`` group, then offset and limited; with
+        ``query.columns``, only those columns."""
 
     def aggregate(self, query: Select, measures: Sequence[Measure]) -> list[Any]:
         """Each measure over the rows ``select(query)`` would return, in one read."""

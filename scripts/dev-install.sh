@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # the browser tests use Debian's chromium
 say() { printf '[venv] %s\n' "$*" >&2; }
 
 if [ ! -x .venv/bin/python ]; then

@@ -20,6 +20,9 @@ bash scripts/build-test-images.sh
 step "Prefect 1.4.1 reference venv"
 bash scripts/prefect-venv.sh
 
+step "Chromium for the dashboard's browser tests"
+bash scripts/ensure-browser.sh
+
 step "ruff"
 .venv/bin/ruff check --output-format concise .
 .venv/bin/ruff format --check .
@@ -30,6 +33,7 @@ MYPYPATH="$(ls -d build/__editable__.*)" .venv/bin/mypy -p dockyard
 
 step "pytest"
 export TESTCONTAINERS_RYUK_DISABLED=true
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # Playwright drives Debian's chromium, never its own
 .venv/bin/python -m pytest "$@"
 
 step "done"

@@ -100,6 +100,7 @@ class Select:
     limit: int | None = None
     offset: int | None = None
     distinct_on: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()  # only these columns in the rows returned; () for all
 
     @property
     def ordering(self) -> tuple[Order, ...]:

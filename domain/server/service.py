@@ -16,6 +16,7 @@ from dockyard.domain.server.flows import Flows
 from dockyard.domain.server.runs import FlowRuns
 from dockyard.domain.server.task_runs import TaskRuns
 from dockyard.domain.server.tenancy import Tenancy
+from dockyard.domain.server.views import Views
 
 if TYPE_CHECKING:
     from dockyard.ports.run_store import StoreSession
@@ -30,6 +31,7 @@ class ServerService:
         self.flow_runs = FlowRuns(deps)
         self.task_runs = TaskRuns(deps)
         self.agents = Agents(deps)
+        self.views = Views(deps)  # what the dashboard's pages read
 
     def reading(self) -> AbstractContextManager[StoreSession]:
         return self.deps.store.unit_of_work(write=False)

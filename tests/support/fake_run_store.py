@@ -11,6 +11,7 @@ import copy
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from dockyard.domain.server.catalog import TABLES, table
@@ -49,13 +50,15 @@ class FakeSession:
         return [r for r in self.tables[table_name] if _evaluate(where, r, table_name, self) is True]
 
     def select(self, query: Select) -> list[Row]:
-        _check_columns(query.table, [*(o.column for o in query.order_by), *query.distinct_on])
-        rows = select_rows(self._matching(query.table, query.where), query)
-        return [copy.deepcopy(r) for r in rows]
+        _check_columns(query.table, [*(o.column for o in query.order_by), *query.distinct_on, *query.columns])
+        rows = [copy.deepcopy(r) for r in select_rows(self._matching(query.table, query.where), query)]
+        if query.columns:
+            return [{c: r[c] for c in query.columns} for r in rows]
+        return rows
 
     def aggregate(self, query: Select, measures: Sequence[Measure]) -> list[Any]:
         _check_columns(query.table, [c for m in measures for c in m.columns])
-        return aggregate_rows(self.select(query), measures)
+        return aggregate_rows(self.select(replace(query, columns=())), measures)
 
     def insert(self, table_name: str, row: Mapping[str, Any]) -> None:
         assert self._writable, "insert outside a writing unit of work"

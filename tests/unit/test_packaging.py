@@ -41,6 +41,11 @@ def test_wheel_holds_only_the_dockyard_namespace(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "dockyard/domain/errors.py" in names
     assert "dockyard/entrypoints/cli.py" in names
+    # The dashboard's templates and assets ship in the wheel (package-data).
+    dashboard = "dockyard/adapters/dashboard/"
+    templates = {n for n in names if n.startswith(dashboard + "templates/")}
+    assert {dashboard + "templates/base.html", dashboard + "templates/run.html"} <= templates
+    assert {dashboard + f"static/{f}" for f in ("dashboard.js", "dashboard.css", "favicon.svg")} <= set(names)
 
 
 def test_layer_names_are_not_importable_at_top_level(tmp_path: Path) -> None:

@@ -226,6 +226,17 @@ def test_a_failed_unit_of_work_leaves_nothing_behind(store: RunStore) -> None:
     assert _ids(store, Select("log")) == []
 
 
+def test_a_select_may_ask_for_some_columns_only(store: RunStore) -> None:
+    _seed(store)
+    query = Select("flow_run", where=eq("flow_id", "f1"), order_by=(Order("id"),), columns=("id", "labels"))
+    with store.unit_of_work(write=False) as session:
+        rows = session.select(query)
+        with pytest.raises((ValueError, AssertionError)):
+            session.select(Select("flow_run", columns=("id", "id; DROP TABLE flow_run")))
+    assert [set(r) for r in rows] == [{"id", "labels"}, {"id", "labels"}]
+    assert [r["id"] for r in rows] == ["r1", "r2"] and all(isinstance(r["labels"], list) for r in rows)
+
+
 def test_unknown_columns_are_refused(store: RunStore) -> None:
     with pytest.raises((ValueError, AssertionError, KeyError)), store.unit_of_work(write=False) as session:
         session.select(Select("flow_run", where=eq("no_such_column; DROP TABLE flow_run", 1)))

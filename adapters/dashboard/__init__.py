@@ -1,0 +1,1 @@
+"""The web dashboard served by ``dockyard server`` beside the GraphQL API."""
