@@ -25,7 +25,13 @@ from dockyard.domain.agent.deploy import Deployer, DeploySteps
 from dockyard.domain.agent.health import AgentHealth, HealthReport
 from dockyard.domain.agent.model import FlowRun, StateUpdate
 from dockyard.domain.agent.ownership import Owner, Standing, claim_standing
-from dockyard.domain.agent.polling import BACKOFF, Poller, next_backoff_index
+from dockyard.domain.agent.polling import (
+    BACKOFF,
+    RECHECK_AFTER_FAILURE,
+    Poller,
+    next_backoff_index,
+    wait_after_poll,
+)
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
@@ -82,7 +88,7 @@ class Agent:
         self._workers = workers
         self._stopping = threading.Event()
         self._wake = threading.Event()
-        self.health = AgentHealth(poll_staleness=max(60.0, 3 * BACKOFF[-1]))
+        self.health = AgentHealth(backend=f"the backend at {config.api_url}")
         self.tracker = Tracker()
         self.identity: AgentIdentity | None = None
         self.supervisor = Supervisor(
@@ -317,7 +323,9 @@ class Agent:
         log.info("Waiting for flow runs...")
         while not self._stopping.is_set() and (max_polls is None or polls < max_polls):
             self._wake.clear()
-            if saturated() and self._clock.monotonic() - last_poll < SATURATED_POLL_SECONDS:
+            # A first failed poll is checked again soon even then: the health report waits on it.
+            every = RECHECK_AFTER_FAILURE if self.health.failed_polls == 1 else SATURATED_POLL_SECONDS
+            if saturated() and self._clock.monotonic() - last_poll < every:
                 # Every worker has a run queued already: more claims would only wait in line,
                 # while each poll costs the agent and the backend a request or two.
                 self._wake.wait(BACKOFF[0])
@@ -328,7 +336,7 @@ class Agent:
             index = next_backoff_index(index, found > 0)
             if max_polls is not None and polls >= max_polls:
                 break
-            self._wake.wait(BACKOFF[index])
+            self._wake.wait(wait_after_poll(index, self.health.failed_polls))
 
     def _wind_down(
         self,
