@@ -202,13 +202,13 @@ class Supervisor:
         if not self._takeover.take_if_due(container.id, now):
             return False
         log.warning(
-            "Taking over container %s of flow run %s: its agent process (instance %s) has left it "
-            "%s for %.0fs, so it has ended",
+            "Taking over container %s (%s) of flow run %s: it has waited %.0fs for its agent process "
+            "(instance %s), which no live agent does",
             container.id[:12],
-            run_id,
-            container.labels.get(INSTANCE, "unknown"),
             container.status,
+            run_id,
             waited,
+            container.labels.get(INSTANCE, "unknown"),
         )
         return True
 
