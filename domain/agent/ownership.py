@@ -16,7 +16,8 @@ From those stamps a process tells three standings apart:
   on another host, alive or not. It is left alone while its owner may be alive. Only when it
   leaves one of its containers waiting for an action any live owner takes within seconds
   (record an ended container, start or remove a created one, stop a cancelled one) for
-  ``grace`` seconds is its owner taken for dead and the container taken over.
+  ``grace`` seconds is its owner taken for dead and the container taken over. Its claims
+  without a container stay its own: they wait for it, or for the backend's Lazarus service.
 """
 
 from __future__ import annotations
