@@ -19,6 +19,17 @@ class ConfigurationError(DockyardError):
     """An option or setting the operator gave cannot be used (refused at start-up)."""
 
 
+class AgentNameInUse(ConfigurationError):
+    """Another live agent process on this host already serves this name on this Docker daemon:
+    two of them would take the same runs for their own."""
+
+    def __init__(self, name: str, holder: str) -> None:
+        super().__init__(
+            f"another agent named {name!r} is already running on this host for this Docker daemon "
+            f"({holder}); give each agent its own --name"
+        )
+
+
 class InvalidVolumeSpec(ConfigurationError):
     """A ``--volume`` spec that Docker would not accept."""
 

@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 
 from dockyard.adapters.docker_client import TlsSettings, build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
+from dockyard.adapters.file_leases import FileLeases
 from dockyard.adapters.graphql_backend import GraphQLBackend
 from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
@@ -26,6 +27,7 @@ from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.deploy import DeploySteps
 from dockyard.domain.agent.redaction import RedactingBackend, RedactingOutput, Redactor
 from dockyard.domain.agent.steps import default_steps
+from dockyard.domain.errors import ConfigurationError
 from dockyard.ports.container_runtime import ContainerRuntime
 
 
@@ -66,6 +68,12 @@ def _http_session(config: AgentConfig) -> Iterator[requests.Session]:
         session.close()
 
 
+def _leases(config: AgentConfig) -> FileLeases:
+    if config.lock_dir is None:
+        raise ConfigurationError("there is no home directory for the agent's lock file: set --lock-dir")
+    return FileLeases(config.lock_dir)
+
+
 def _redactor(config: AgentConfig) -> Redactor:
     return Redactor([config.api_key])
 
@@ -84,6 +92,7 @@ class AgentContainer(containers.DeclarativeContainer):
 
     # Adapters
     clock = providers.Singleton(SystemClock)
+    leases = providers.Singleton(_leases, config=config)
     runtime = providers.Singleton(DockerContainerRuntime, client=docker_client)
     transport = providers.Singleton(
         GraphQLTransport,
@@ -109,6 +118,7 @@ class AgentContainer(containers.DeclarativeContainer):
         backend=backend,
         runtime=runtime,
         clock=clock,
+        leases=leases,
         steps_factory=steps_factory,
         output=output,
     )

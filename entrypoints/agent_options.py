@@ -129,6 +129,13 @@ _OPTIONS = [
         "--keep-containers", is_flag=True, help="Keep finished containers instead of removing them."
     ),
     click.option(
+        "--lock-dir",
+        type=click.Path(file_okay=False),
+        help="Where the agent keeps its lock file (one per agent name and Docker daemon: a second "
+        "live agent with the same name is refused) [default: $XDG_STATE_HOME/dockyard/agents or "
+        "~/.local/state/dockyard/agents].",
+    ),
+    click.option(
         "--registry-auth-file",
         type=click.Path(dir_okay=False),
         help="JSON or TOML file of registry: {username, password}.",

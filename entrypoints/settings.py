@@ -83,7 +83,7 @@ def resolve_agent_config(
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)
-    config = _build(merged)
+    config = _build(merged, env)
     validate_agent_config(config, host_os=host_os or ("windows" if os.name == "nt" else "linux"))
     return config
 
@@ -187,7 +187,7 @@ def _normalised(values: dict[str, Any]) -> dict[str, Any]:
 # -- the config --------------------------------------------------------------------------
 
 
-def _build(m: Mapping[str, Any]) -> AgentConfig:
+def _build(m: Mapping[str, Any], env: Mapping[str, str]) -> AgentConfig:
     tenant_id = m.get("tenant_id")
     if tenant_id:
         try:
@@ -229,6 +229,7 @@ def _build(m: Mapping[str, Any]) -> AgentConfig:
         cancel_grace=m.get("cancel_grace", 30.0),
         keep_containers=m.get("keep_containers", False),
         log_level=m.get("log_level") or "INFO",
+        lock_dir=_lock_dir(m.get("lock_dir"), env),
     )
 
 
@@ -238,6 +239,17 @@ def _registry_credentials(m: Mapping[str, Any]) -> tuple[RegistryCredentials, ..
     given = registry_credentials(m["registry_auth"], where="registry_auth") if m.get("registry_auth") else ()
     by_registry = {credentials.registry: credentials for credentials in (*from_file, *given)}
     return tuple(by_registry.values())
+
+
+def _lock_dir(given: str | None, env: Mapping[str, str]) -> str | None:
+    """``given`` (``~`` expanded), else ``$XDG_STATE_HOME/dockyard/agents``, else
+    ``~/.local/state/dockyard/agents``; None when there is no home to put it in."""
+    if given:
+        return str(Path(given).expanduser())
+    if env.get("XDG_STATE_HOME"):
+        return str(Path(env["XDG_STATE_HOME"]) / "dockyard" / "agents")
+    home = _home()
+    return str(Path(home) / ".local" / "state" / "dockyard" / "agents") if home else None
 
 
 def _home() -> str | None:

@@ -154,6 +154,7 @@ class AgentFields(BaseModel):
     run_timeout: float | None = None
     cancel_grace: float | None = None
     keep_containers: bool | None = False
+    lock_dir: str | None = None
     registry_auth_file: str | None = None
     registry_auth: RegistryAuth = None  # no command-line flag: passwords stay off the command line
     # -- what runs may ask for (RunPolicy) --

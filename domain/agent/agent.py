@@ -3,13 +3,19 @@
 ``Agent.start()`` blocks. ``stop()`` (from a signal handler or another thread) makes it wind
 down within seconds: it stops claiming runs, lets in-flight deployments finish, and leaves
 running containers for the next start to adopt.
+
+Each start is a new agent instance: it takes the host's lease on its name and daemon first
+(refused while another live process holds it) and stamps its own instance id on what it
+claims and creates, so no two processes ever take the same run for their own
+(``ownership``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,10 +24,18 @@ from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.deploy import Deployer, DeploySteps
 from dockyard.domain.agent.health import AgentHealth, HealthReport
 from dockyard.domain.agent.model import FlowRun, StateUpdate
-from dockyard.domain.agent.polling import BACKOFF, Poller, next_backoff_index
+from dockyard.domain.agent.ownership import Owner, Standing, claim_standing
+from dockyard.domain.agent.polling import (
+    BACKOFF,
+    RECHECK_AFTER_FAILURE,
+    Poller,
+    next_backoff_index,
+    wait_after_poll,
+)
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
+from dockyard.ports.agent_lease import AgentLeases, Lease
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime, DaemonInfo
@@ -34,12 +48,17 @@ SHUTDOWN_SECONDS = 8.0  # in-flight deployments get this long once asked to stop
 LISTEN_SECONDS = 20.0  # one long poll for queue changes
 LISTEN_COALESCE_SECONDS = 0.2
 SATURATED_POLL_SECONDS = 10.0  # while every worker is busy, poll at least this often
+# Another process's container that waits this long for an action any live agent takes within
+# seconds is taken over (its owner is taken for dead); beyond the cancel grace, during which
+# a live owner's container still runs while its run is being cancelled.
+TAKEOVER_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
 class AgentIdentity:
     agent_id: str
     daemon: DaemonInfo
+    owner: Owner  # this process, as its claims and containers name it
 
 
 class Agent:
@@ -50,21 +69,26 @@ class Agent:
         backend: Backend,
         runtime: ContainerRuntime,
         clock: Clock,
+        leases: AgentLeases,
         steps_factory: Callable[[AgentIdentity], DeploySteps],
         output: FlowOutput | None = None,
         tick_interval: float = 1.0,
         workers: int = 8,
+        instance_id: str | None = None,
     ) -> None:
         self.config = config
+        self.instance_id = instance_id or str(uuid.uuid4())
         self._backend = backend
         self._runtime = runtime
         self._clock = clock
+        self._leases = leases
+        self._lease: Lease | None = None
         self._steps_factory = steps_factory
         self._tick_interval = tick_interval
         self._workers = workers
         self._stopping = threading.Event()
         self._wake = threading.Event()
-        self.health = AgentHealth(poll_staleness=max(60.0, 3 * BACKOFF[-1]))
+        self.health = AgentHealth(backend=f"the backend at {config.api_url}")
         self.tracker = Tracker()
         self.identity: AgentIdentity | None = None
         self.supervisor = Supervisor(
@@ -78,6 +102,7 @@ class Agent:
                 keep_containers=config.keep_containers,
                 cancel_grace=config.cancel_grace,
                 show_flow_logs=config.show_flow_logs,
+                takeover_grace=TAKEOVER_SECONDS + config.cancel_grace,
             ),
             output=output,
             on_capacity_freed=self._capacity_freed,
@@ -110,17 +135,24 @@ class Agent:
     # -- the run ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        identity = self._connect()
-        if identity is None:
-            return
+        try:
+            identity = self._connect()
+            if identity is not None:
+                self._serve(identity)
+        finally:
+            if self._lease is not None:
+                self._leases.release(self._lease)
+
+    def _serve(self, identity: AgentIdentity) -> None:
         self.identity = identity
+        self.supervisor.act_for(identity.owner)
         deployer = Deployer(
             backend=self._backend,
             runtime=self._runtime,
             clock=self._clock,
             tracker=self.tracker,
             steps=self._steps_factory(identity),
-            submitted_context={"dockyard": self._ownership(identity)},
+            submitted_context={"dockyard": identity.owner.claim_context()},
             stopping=self._stopping,
             agent_id=identity.agent_id,
             on_started=self.supervisor.follow_output,
@@ -161,8 +193,10 @@ class Agent:
             self._wind_down(pool, futures, supervisor_thread, deployer)
 
     def _connect(self) -> AgentIdentity | None:
-        """Reach the daemon and register with the backend, retrying while either is away
-        (the agent stays up and reports itself unhealthy meanwhile)."""
+        """Reach the daemon, take the lease on this agent's name and daemon, and register
+        with the backend, retrying while the daemon or the backend is away (the agent stays
+        up and reports itself unhealthy meanwhile). Raises ``AgentNameInUse`` when another
+        live agent process holds the lease."""
         delay = 0.5
         daemon: DaemonInfo | None = None
         agent_id: str | None = None
@@ -171,6 +205,8 @@ class Agent:
                 if daemon is None:
                     daemon = self._runtime.ping()
                     self.health.daemon_ok()
+                if self._lease is None:
+                    self._lease = self._take_lease(daemon)
                 if agent_id is None:
                     log.info(
                         "Registering agent %r with labels %s at %s",
@@ -186,7 +222,8 @@ class Agent:
                     )
                     self._backend.hello()
                     log.info("Registration successful; agent id %s", agent_id)
-                return AgentIdentity(agent_id=agent_id, daemon=daemon)
+                owner = Owner(self.config.name, daemon.id, self.instance_id, self._lease.id)
+                return AgentIdentity(agent_id=agent_id, daemon=daemon, owner=owner)
             except RuntimeUnavailable as exc:
                 self.health.daemon_failed(f"the Docker daemon is unreachable: {exc}")
                 log.warning("Waiting for the Docker daemon: %s", exc)
@@ -197,19 +234,37 @@ class Agent:
             delay = min(delay * 2, 10.0)
         return None
 
+    def _take_lease(self, daemon: DaemonInfo) -> Lease:
+        lease = self._leases.acquire(self.config.name, daemon.id, self.instance_id)
+        log.info("Agent %r runs as instance %s on daemon %s", self.config.name, self.instance_id, daemon.id)
+        if lease.previous_holder:
+            log.info(
+                "The previous agent %r on this host (instance %s) has ended; taking over its "
+                "containers and claims",
+                self.config.name,
+                lease.previous_holder,
+            )
+        return lease
+
     def _recover(self, identity: AgentIdentity, submit: Callable[[FlowRun, bool], None]) -> None:
-        """After a restart: adopt or settle our containers, and redeploy runs we had
-        submitted but never got to create a container for."""
+        """After a restart: adopt or settle the containers of this host's earlier agent
+        process, and deploy the runs it had submitted but never created a container for."""
         self.supervisor.tick()
         try:
             submitted = self._backend.runs_of_agent(identity.agent_id, ["Submitted"])
         except DockyardError as exc:
             log.warning("Could not look for runs this agent had submitted: %s", exc)
             return
-        mine = self._ownership(identity)
         for run in submitted:
-            context = run.serialized_state.get("context") or {}
-            if context.get("dockyard") != mine or self.tracker.get(run.id) is not None:
+            claim = (run.serialized_state.get("context") or {}).get("dockyard")
+            standing = claim_standing(claim, identity.owner) if isinstance(claim, Mapping) else None
+            if standing is Standing.FOREIGN:
+                log.info(
+                    "Flow run %s was submitted by another process of agent %r; leaving it to that one",
+                    run.id,
+                    self.config.name,
+                )
+            if standing not in (Standing.MINE, Standing.INHERITED) or self.tracker.get(run.id) is not None:
                 continue
             if self.tracker.claim(run.id, run.name):
                 log.info("Flow run %s was submitted before a restart; deploying it now", run.id)
@@ -219,7 +274,7 @@ class Agent:
         """Mark every run that is due now Submitted in one request; the rest (and all of
         them, if that request fails) are claimed one by one by their deployment."""
         now = self._clock.now()
-        context = {"dockyard": self._ownership(identity)}
+        context = {"dockyard": identity.owner.claim_context()}
         due = [run for run in runs if claimable_together(run, now)]
         if len(due) > 1:
             try:
@@ -232,11 +287,6 @@ class Agent:
                 claimed = {run.id for run in due}
                 return [(as_submitted(run), True) if run.id in claimed else (run, False) for run in runs]
         return [(run, False) for run in runs]
-
-    def _ownership(self, identity: AgentIdentity) -> dict[str, str]:
-        # Stamped on the Submitted states we write: after a restart, a Submitted run is
-        # redeployed only if it names this agent and this daemon.
-        return {"agent": self.config.name, "daemon": identity.daemon.id}
 
     def _supervise(self) -> None:
         while not self._stopping.wait(self._tick_interval):
@@ -276,7 +326,9 @@ class Agent:
         log.info("Waiting for flow runs...")
         while not self._stopping.is_set() and (max_polls is None or polls < max_polls):
             self._wake.clear()
-            if saturated() and self._clock.monotonic() - last_poll < SATURATED_POLL_SECONDS:
+            # A first failed poll is checked again soon even then: the health report waits on it.
+            every = RECHECK_AFTER_FAILURE if self.health.failed_polls == 1 else SATURATED_POLL_SECONDS
+            if saturated() and self._clock.monotonic() - last_poll < every:
                 # Every worker has a run queued already: more claims would only wait in line,
                 # while each poll costs the agent and the backend a request or two.
                 self._wake.wait(BACKOFF[0])
@@ -287,7 +339,7 @@ class Agent:
             index = next_backoff_index(index, found > 0)
             if max_polls is not None and polls >= max_polls:
                 break
-            self._wake.wait(BACKOFF[index])
+            self._wake.wait(wait_after_poll(index, self.health.failed_polls))
 
     def _wind_down(
         self,

@@ -12,8 +12,10 @@ FLOW_ID = "io.prefect.flow-id"
 FLOW_RUN_ID = "io.prefect.flow-run-id"
 
 MANAGED = "org.dockyard.managed"  # "true" on everything dockyard creates
-AGENT = "org.dockyard.agent"  # the agent's name: ownership
+AGENT = "org.dockyard.agent"  # the agent's name: which agent's containers these are
 AGENT_ID = "org.dockyard.agent-id"  # the backend's id for that agent
+INSTANCE = "org.dockyard.agent-instance"  # the agent process that created it (see ownership)
+LEASE = "org.dockyard.agent-lease"  # the host lease that process held for its name and daemon
 DAEMON_ID = "org.dockyard.daemon-id"  # the daemon the container was created on
 FLOW_RUN_NAME = "org.dockyard.flow-run-name"
 TIMEOUT = "org.dockyard.timeout"  # seconds, when a run time limit applies
@@ -31,8 +33,11 @@ def container_labels(
     daemon_id: str,
     timeout: float | None,
     ship_logs: bool,
+    instance: str | None = None,
+    lease: str | None = None,
 ) -> dict[str, str]:
-    """Every label a flow-run container gets (``TIMEOUT`` only when a timeout applies)."""
+    """Every label a flow-run container gets (``TIMEOUT`` only when a timeout applies;
+    ``INSTANCE`` and ``LEASE`` when an agent process deploys it, not in a dry-run plan)."""
     labels = {
         FLOW_NAME: flow_name,
         FLOW_ID: flow_id,
@@ -46,6 +51,10 @@ def container_labels(
     }
     if timeout is not None:
         labels[TIMEOUT] = format_seconds(timeout)
+    if instance:
+        labels[INSTANCE] = instance
+    if lease:
+        labels[LEASE] = lease
     return labels
 
 

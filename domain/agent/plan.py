@@ -38,9 +38,12 @@ def plan_container(
     daemon_id: str,
     host_os: str = "linux",
     real_path: Callable[[str], str] | None = None,
+    instance: str | None = None,
+    lease: str | None = None,
 ) -> ContainerPlan:
     """``real_path``: symbolic links resolved on the daemon's host, when the agent can see
-    its file system (see ``apply_run_policy``)."""
+    its file system (see ``apply_run_policy``). ``instance`` and ``lease``: the deploying
+    agent process's ids (``ownership``); a dry-run plan has none."""
     run_config = parse_run_config(run.id, run.run_config)
     ref = parse_image_reference(select_image(run.flow.core_version, run.flow.storage, run_config.image))
     check_image_allowed(ref, config.reg_allow_list, config.allow_images)
@@ -78,6 +81,8 @@ def plan_container(
             daemon_id=daemon_id,
             timeout=timeout,
             ship_logs=run_config.command is not None,
+            instance=instance,
+            lease=lease,
         ),
         "HostConfig": _host_config(settings, mounts, request, networks, config.docker_interface),
     }

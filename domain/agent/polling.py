@@ -26,8 +26,21 @@ PREFETCH = timedelta(seconds=10)
 RETRY_BUFFER = timedelta(seconds=3)
 
 
+# After a first failed poll the next one comes this soon: one failure may be a blip, a
+# second in a row makes the agent unhealthy, and an idle agent must not wait out two full
+# backoffs to say the backend is gone.
+RECHECK_AFTER_FAILURE = 1.0
+
+
 def next_backoff_index(index: int, found_work: bool) -> int:
     return 0 if found_work else min(index + 1, len(BACKOFF) - 1)
+
+
+def wait_after_poll(index: int, failed_polls: int) -> float:
+    """Seconds until the next poll, given the backoff index and the polls failed in a row."""
+    if failed_polls == 1:
+        return min(BACKOFF[index], RECHECK_AFTER_FAILURE)
+    return BACKOFF[index]
 
 
 class Poller:

@@ -49,6 +49,8 @@ def default_steps(
             daemon_id=identity.daemon.id,
             host_os=identity.daemon.os_type,
             real_path=real_path,
+            instance=identity.owner.instance,
+            lease=identity.owner.lease,
         )
 
     def pull(image: str) -> None:

@@ -5,18 +5,22 @@ label, in any status) with what the backend says about their runs and what the a
 remembers, decides per container (``outcomes.decide``) and acts: adopt, stop, settle and
 remove. The same pass serves normal operation, recovery after a restart and recovery after
 the daemon comes back, so there is one code path to trust.
+
+Only this process's containers, and those of its dead predecessors on this host, are acted
+on; a same-named agent process elsewhere keeps its own unless it neglects them
+(``ownership``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from dockyard.domain.agent.health import AgentHealth
-from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, SHIP_LOGS, TIMEOUT
+from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, INSTANCE, SHIP_LOGS, TIMEOUT
 from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
 from dockyard.domain.agent.outbox import RunLogOutbox
 from dockyard.domain.agent.outcomes import (
@@ -29,6 +33,7 @@ from dockyard.domain.agent.outcomes import (
     outcome_message,
 )
 from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter, RunLogShipper, split_timestamp
+from dockyard.domain.agent.ownership import Owner, Standing, Takeover, awaits_its_owner, container_standing
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker
 from dockyard.domain.errors import DockyardError, RuntimeUnavailable
 from dockyard.domain.states import FINISHED_STATES, state_document
@@ -52,6 +57,18 @@ class SupervisionSettings:
     # How often the backend is asked about runs whose containers are simply running (to
     # notice cancels); ended, created and unknown containers are looked up every pass.
     status_interval: float = 3.0
+    # How long another process's container may wait for an action of its owner before this
+    # process takes it for dead and the container over (``ownership``).
+    takeover_grace: float = 150.0
+
+
+@dataclass
+class _Stream:
+    """One container's output being followed."""
+
+    shipper: RunLogShipper | None
+    position: datetime | None  # the instant of the last line read (or where reading resumed)
+    thread: threading.Thread | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,9 @@ class Supervisor:
         self._settings = settings
         self._output = output
         self._on_capacity_freed = on_capacity_freed
-        self._streams: dict[str, tuple[threading.Thread, RunLogShipper | None]] = {}
+        self._owner: Owner | None = None
+        self._takeover = Takeover(settings.takeover_grace)
+        self._streams: dict[str, _Stream] = {}
         self._kept: set[str] = set()  # settled containers kept for debugging (--keep-containers)
         self._unwritten_failures: dict[str, tuple[FlowRun, str]] = {}
         self._outcome_logged: set[str] = set()  # containers whose outcome log is queued
@@ -92,6 +111,10 @@ class Supervisor:
         self.outbox = outbox or RunLogOutbox(backend.write_run_logs)
         self._closed = threading.Event()
         self._lock = threading.Lock()
+
+    def act_for(self, owner: Owner) -> None:
+        """Whose containers this supervisor looks after: set once the agent has its lease."""
+        self._owner = owner
 
     def close(self) -> None:
         """Stop following output: the agent is going away, and the next one to start
@@ -101,6 +124,8 @@ class Supervisor:
     # -- the reconcile pass -------------------------------------------------------------
 
     def tick(self) -> None:
+        if self._owner is None:
+            return  # not connected yet: which containers are whose is not known
         # Snapshot the tracker before listing: a run tracked as running here had its
         # container created before the list, so "not listed" really means "gone".
         tracked = {run.run_id: run for run in self._tracker.snapshot()}
@@ -115,7 +140,8 @@ class Supervisor:
         self._health.daemon_ok()
 
         now = self._clock.monotonic()
-        by_run = {c.labels.get(FLOW_RUN_ID, ""): c for c in containers if c.id not in self._kept}
+        listed = {c.labels.get(FLOW_RUN_ID, ""): c for c in containers if c.id not in self._kept}
+        by_run, foreign = self._by_owner(listed, now)
         watched = {run_id for run_id, run in tracked.items() if run.phase is not Phase.DEPLOYING}
         full_check = (
             self._last_full_check is None or now - self._last_full_check >= self._settings.status_interval
@@ -127,10 +153,14 @@ class Supervisor:
             for run_id, c in by_run.items()
             if c.ended or c.status == "created" or run_id not in tracked
         }
-        statuses, answered = self._statuses(needed | watched if full_check else needed)
+        # Other processes' live containers are asked about with the running ones: a cancel
+        # their owner leaves undone is one of the signs that it has died.
+        foreign_live = {run_id for run_id, c in foreign.items() if not c.ended}
+        ask = needed | watched | foreign_live if full_check else needed
+        statuses, answered = self._statuses(set(ask))
         if answered and full_check:
             self._last_full_check = now
-        asked = (needed | watched if full_check else needed) if answered else set()
+        asked = ask if answered else set()
 
         settlements: list[_Settlement] = []
         for run_id, container in by_run.items():
@@ -141,12 +171,46 @@ class Supervisor:
             else:
                 self._act(decision, container, run_id)
         self._record(settlements)
+        for run_id, container in foreign.items():
+            waiting = awaits_its_owner(container, statuses.get(run_id), run_id in asked)
+            self._takeover.observe(container.id, waiting, now)
         if answered and full_check:
             for run_id in watched - set(by_run):
                 self._container_vanished(tracked[run_id], statuses.get(run_id))
         self.outbox.flush()
         self._flush_shippers()
         self._retry_unwritten_failures()
+
+    def _by_owner(
+        self, listed: dict[str, ContainerState], now: float
+    ) -> tuple[dict[str, ContainerState], dict[str, ContainerState]]:
+        """The listed containers this process looks after (its own, its dead predecessors'
+        on this host, and those it took over), and other processes' (left to them)."""
+        assert self._owner is not None
+        self._takeover.forget_all_but({c.id for c in listed.values()})
+        ours, theirs = {}, {}
+        for run_id, container in listed.items():
+            mine = container_standing(container.labels, self._owner) is not Standing.FOREIGN
+            if mine or self._takeover.taken(container.id) or self._take_over(container, run_id, now):
+                ours[run_id] = container
+            else:
+                theirs[run_id] = container
+        return ours, theirs
+
+    def _take_over(self, container: ContainerState, run_id: str, now: float) -> bool:
+        waited = self._takeover.waited(container.id, now)
+        if not self._takeover.take_if_due(container.id, now):
+            return False
+        log.warning(
+            "Taking over container %s (%s) of flow run %s: it has waited %.0fs for its agent process "
+            "(instance %s), which no live agent does",
+            container.id[:12],
+            container.status,
+            run_id,
+            waited,
+            container.labels.get(INSTANCE, "unknown"),
+        )
+        return True
 
     def _statuses(self, ids: set[str]) -> tuple[dict[str, RunStatus], bool]:
         ids.discard("")
@@ -218,7 +282,7 @@ class Supervisor:
     ) -> _Settlement:
         """What recording this container's outcome takes: its output first (so shipped
         logs come before the final state), then the state and the log to write."""
-        self._finish_output(run_id)
+        self._finish_output(run_id, container)
         if outcome is Outcome.ALREADY_FINAL:
             return _Settlement(container.id, run_id)
         tracked = self._tracker.get(run_id)
@@ -330,23 +394,22 @@ class Supervisor:
             return
         since = self._shipped_until(tracked.run_id) if resume and tracked.ship_logs else None
         with self._lock:
-            if tracked.run_id in self._streams and self._streams[tracked.run_id][0].is_alive():
+            current = self._streams.get(tracked.run_id)
+            if current is not None and current.thread is not None and current.thread.is_alive():
                 return
-            shipper = (
-                RunLogShipper(
-                    tracked.run_id, self._write_logs_or_raise, max_bytes=self._settings.max_log_bytes
-                )
-                if tracked.ship_logs
-                else None
-            )
-            thread = threading.Thread(
+            shipper = self._shipper(tracked.run_id) if tracked.ship_logs else None
+            stream = _Stream(shipper=shipper, position=since)
+            stream.thread = threading.Thread(
                 target=self._stream,
-                args=(tracked, shipper, wants_stdout, since),
+                args=(tracked, stream, wants_stdout, since),
                 name=f"output-{tracked.run_id[:8]}",
                 daemon=True,
             )
-            self._streams[tracked.run_id] = (thread, shipper)
-        thread.start()
+            self._streams[tracked.run_id] = stream
+        stream.thread.start()
+
+    def _shipper(self, run_id: str) -> RunLogShipper:
+        return RunLogShipper(run_id, self._write_logs_or_raise, max_bytes=self._settings.max_log_bytes)
 
     def _shipped_until(self, run_id: str) -> datetime | None:
         try:
@@ -355,21 +418,17 @@ class Supervisor:
             log.warning("Could not tell how much output of run %s was shipped; resending it: %s", run_id, exc)
             return None
 
-    def _stream(
-        self, tracked: TrackedRun, shipper: RunLogShipper | None, to_stdout: bool, since: datetime | None
-    ) -> None:
+    def _stream(self, tracked: TrackedRun, stream: _Stream, to_stdout: bool, since: datetime | None) -> None:
         assert tracked.container_id is not None
         splitter = LineSplitter()
 
         def emit(lines: list[str]) -> None:
-            for stamped in lines:
-                moment, line = split_timestamp(stamped)
-                if since is not None and moment is not None and moment <= since:
-                    continue  # shipped before this agent (re)started
+            for moment, line in _lines_after(lines, since):  # before: shipped before a restart
                 if to_stdout and self._output is not None:
                     self._output.line(tracked.run_name, line)
-                if shipper is not None:
-                    shipper.add(line, moment)
+                if stream.shipper is not None:
+                    stream.shipper.add(line, moment)
+                stream.position = moment or stream.position
 
         try:
             # Docker's timestamps date each line, so a restarted agent knows where to resume.
@@ -382,24 +441,51 @@ class Supervisor:
         finally:
             if not self._closed.is_set():
                 emit(splitter.flush())
-            if shipper is not None:
-                shipper.flush()
+            if stream.shipper is not None:
+                stream.shipper.flush()
 
-    def _finish_output(self, run_id: str) -> None:
+    def _finish_output(self, run_id: str, ended: ContainerState | None = None) -> None:
+        """Ship the last of a run's output before its outcome is recorded: what its stream
+        still holds, then, for an ``ended`` container whose output is shipped, what no stream
+        of this process read (it ended while the agent was down, or its stream broke off)."""
         with self._lock:
             stream = self._streams.pop(run_id, None)
-        if stream is None:
-            return
-        thread, shipper = stream
-        thread.join(timeout=5.0)  # the container has ended, so its stream ends promptly
-        if shipper is not None:
-            for _ in range(3):
-                if shipper.flush():
-                    break
+        if stream is not None:
+            if stream.thread is not None:
+                stream.thread.join(timeout=5.0)  # the container has ended, so its stream ends promptly
+            if stream.shipper is not None:
+                _flush(stream.shipper)
+        if ended is not None and ended.labels.get(SHIP_LOGS) == "true":
+            self._catch_up(run_id, ended.id, stream)
+
+    def _catch_up(self, run_id: str, container_id: str, stream: _Stream | None) -> None:
+        if stream is not None:
+            since = stream.position  # None: this process read from the start, and nothing yet
+        else:
+            try:
+                since = self._backend.last_log_time(run_id, CONTAINER_LOG_NAME)
+            except DockyardError as exc:
+                log.warning("Could not tell how much output of run %s was shipped: %s", run_id, exc)
+                return
+        shipper, splitter, found = self._shipper(run_id), LineSplitter(), 0
+        try:
+            for chunk in self._runtime.follow_logs(container_id, timestamps=True, since=since):
+                for moment, line in _lines_after(splitter.feed(chunk), since):
+                    shipper.add(line, moment)
+                    found += 1
+            for moment, line in _lines_after(splitter.flush(), since):
+                shipper.add(line, moment)
+                found += 1
+        except DockyardError as exc:
+            log.warning("Could not read the rest of the output of flow run %s: %s", run_id, exc)
+        if found:
+            log.info("Shipping %d line(s) of flow run %s that no output stream had read", found, run_id)
+        if not _flush(shipper):
+            log.warning("Could not ship the rest of the output of flow run %s", run_id)
 
     def _flush_shippers(self) -> None:
         with self._lock:
-            shippers = [shipper for _, shipper in self._streams.values() if shipper is not None]
+            shippers = [stream.shipper for stream in self._streams.values() if stream.shipper is not None]
         for shipper in shippers:
             shipper.flush()
 
@@ -409,7 +495,20 @@ class Supervisor:
     @property
     def active_streams(self) -> int:
         with self._lock:
-            return sum(1 for thread, _ in self._streams.values() if thread.is_alive())
+            threads = [stream.thread for stream in self._streams.values()]
+        return sum(1 for thread in threads if thread is not None and thread.is_alive())
+
+
+def _lines_after(stamped: list[str], since: datetime | None) -> Iterator[tuple[datetime | None, str]]:
+    """Docker's timestamped lines as (instant, text), without those from ``since`` or before."""
+    for text in stamped:
+        moment, line = split_timestamp(text)
+        if since is None or moment is None or moment > since:
+            yield moment, line
+
+
+def _flush(shipper: RunLogShipper, attempts: int = 3) -> bool:
+    return any(shipper.flush() for _ in range(attempts))
 
 
 def _float_or_none(value: object) -> float | None:

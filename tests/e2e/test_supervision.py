@@ -138,9 +138,10 @@ def test_kill_9_of_the_agent_mid_run_then_restart_ends_the_run_once(
     first.kill9()
     assert container.reload() is None and container.status == "running", "kill -9 must not stop the run"
 
-    second = start_agent(server, agents, tmp_path, label, name=first.name)
+    second = start_agent(server, agents, tmp_path, label, name=first.name)  # same host: same lock dir
     run = wait_final(server.url, run_id, timeout=60)
     assert run["state"] == "Failed" and "exited with code 4" in run["state_message"], run
+    assert second.alive(), "a dead agent's lease is free at once: the restart is not refused"
     assert states(run).count("Submitted") == 1 and states(run).count("Failed") == 1, states(run)
     wait_until(lambda: not second.containers(docker_client), what="the container to be removed")
     created = docker_client.events(

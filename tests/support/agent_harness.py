@@ -15,7 +15,7 @@ from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.deploy import DeploySteps
 from dockyard.domain.agent.model import ContainerPlan, FlowRun
 from dockyard.domain.errors import RunRefused
-from support.fakes import FakeBackend, FakeClock, FakeOutput, FakeRuntime
+from support.fakes import FakeBackend, FakeClock, FakeLeases, FakeOutput, FakeRuntime
 
 DEFAULT_IMAGE = "dockyard-test/busybox:1"
 
@@ -43,6 +43,8 @@ def simple_steps(config: AgentConfig, runtime: FakeRuntime) -> Callable[[AgentId
                 L.AGENT_ID: identity.agent_id,
                 L.FLOW_RUN_NAME: run.name,
                 L.MANAGED: "true",
+                L.INSTANCE: identity.owner.instance,
+                L.LEASE: identity.owner.lease,
             }
             if rc.get("timeout") or config.run_timeout:
                 labels[L.TIMEOUT] = str(rc.get("timeout") or config.run_timeout)
@@ -67,12 +69,17 @@ def simple_steps(config: AgentConfig, runtime: FakeRuntime) -> Callable[[AgentId
 
 
 class Harness:
+    """An agent on fakes. Harnesses sharing ``leases`` stand for agents on one host; the
+    default, a FakeLeases of its own, for an agent on a host of its own."""
+
     def __init__(self, config: AgentConfig | None = None, *, backend: FakeBackend | None = None,
-                 runtime: FakeRuntime | None = None, clock: FakeClock | None = None) -> None:  # fmt: skip
+                 runtime: FakeRuntime | None = None, clock: FakeClock | None = None,
+                 leases: FakeLeases | None = None) -> None:  # fmt: skip
         self.config = config or AgentConfig(name="test-agent")
         self.backend = backend or FakeBackend()
         self.runtime = runtime or FakeRuntime(images=[DEFAULT_IMAGE])
         self.clock = clock or FakeClock()
+        self.leases = leases or FakeLeases()
         self.output = FakeOutput()
         self.agent: Agent | None = None
         self.workers = 8
@@ -82,18 +89,22 @@ class Harness:
         self.config = replace(self.config, **changes)
         return self
 
-    @contextmanager
-    def running(self) -> Iterator[Agent]:
-        agent = Agent(
+    def build(self) -> Agent:
+        return Agent(
             config=self.config,
             backend=self.backend,
             runtime=self.runtime,
             clock=self.clock,
+            leases=self.leases,
             steps_factory=simple_steps(self.config, self.runtime),
             output=self.output,
             tick_interval=0.02,
             workers=self.workers,
         )
+
+    @contextmanager
+    def running(self) -> Iterator[Agent]:
+        agent = self.build()
         self.agent = agent
         errors: list[BaseException] = []
 

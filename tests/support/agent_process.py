@@ -20,15 +20,17 @@ DOCKYARD = Path(sys.executable).parent / "dockyard"
 
 class AgentProcess:
     """One agent process with a unique name; its containers are found (and cleaned up) by
-    the ``org.dockyard.agent`` label."""
+    the ``org.dockyard.agent`` label. Its lock file goes to ``lock_dir`` (default: one per
+    ``log_dir``, so agents of one test share a host); a separate one stands for another host."""
 
     def __init__(self, api: str, *, args: Sequence[str] = (), log_dir: Path, name: str | None = None,
-                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+                 env: dict[str, str] | None = None, lock_dir: Path | None = None) -> None:  # fmt: skip
         self.name = name or f"e2e-{uuid.uuid4().hex[:10]}"
         self.api = api
         self.args = list(args)
         self.log_path = log_dir / f"{self.name}.log"
-        self.env = {**os.environ, **(env or {})}
+        self.lock_dir = lock_dir or log_dir / "agent-locks"
+        self.env = {**os.environ, "DOCKYARD_AGENT_LOCK_DIR": str(self.lock_dir), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, StateUpdate
 from dockyard.domain.errors import (
+    AgentNameInUse,
     BackendUnavailable,
     ContainerNameConflict,
     ImageNotFound,
@@ -20,6 +21,7 @@ from dockyard.domain.errors import (
     SubmissionConflict,
 )
 from dockyard.domain.states import SCHEDULED_STATES, state_document
+from dockyard.ports.agent_lease import Lease
 from dockyard.ports.container_runtime import ContainerState, DaemonInfo, ImageInfo
 
 
@@ -237,6 +239,7 @@ class FakeRuntime:
         self.pulled: list[str] = []
         self.volumes: set[str] = set()
         self.removed: list[str] = []
+        self.created: list[str] = []  # every container ever created, by id
         self.available = True
         self.fail_start = False
         self.daemon = DaemonInfo(id="daemon-1", version="20.10.24", api_version="1.41", os_type="linux")
@@ -296,6 +299,7 @@ class FakeRuntime:
                 raise ImageNotFound(f"No such image: {body['Image']}")
             cid = uuid.uuid4().hex + uuid.uuid4().hex
             self.containers[cid] = FakeContainer(cid, name, body)
+            self.created.append(cid)
             return cid
 
     def connect_network(self, container_id: str, network: str) -> None:
@@ -381,6 +385,32 @@ class FakeRuntime:
             if since is not None and moment < since.replace(microsecond=0):
                 continue
             yield moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z ").encode() + line
+
+
+class FakeLeases:
+    """One host's agent leases: a second holder of (name, daemon) is refused until the first
+    releases (ends). Agents sharing one FakeLeases run on one host, one after another."""
+
+    def __init__(self) -> None:
+        self.lease_ids: dict[tuple[str, str], str] = {}
+        self.holders: dict[tuple[str, str], str] = {}  # (name, daemon) -> live instance
+        self._last: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, agent: str, daemon: str, instance: str) -> Lease:
+        key = (agent, daemon)
+        with self._lock:
+            if key in self.holders:
+                raise AgentNameInUse(agent, f"instance {self.holders[key]}")
+            lease_id = self.lease_ids.setdefault(key, "lease-" + uuid.uuid4().hex[:8])
+            previous = self._last.get(key)
+            self.holders[key] = self._last[key] = instance
+            return Lease(lease_id, previous_holder=previous)
+
+    def release(self, lease: Lease) -> None:
+        with self._lock:
+            for key in [key for key in self.holders if self.lease_ids[key] == lease.id]:
+                del self.holders[key]
 
 
 class FakeOutput:

@@ -163,7 +163,7 @@ def test_max_polls_ends_the_agent_after_that_many_polls() -> None:
     h.backend.notifies = False
     run_id = h.backend.add_run()
     agent = Agent(
-        config=h.config, backend=h.backend, runtime=h.runtime, clock=h.clock,
+        config=h.config, backend=h.backend, runtime=h.runtime, clock=h.clock, leases=h.leases,
         steps_factory=simple_steps(h.config, h.runtime), tick_interval=0.02,
     )  # fmt: skip
     thread = threading.Thread(target=agent.start, daemon=True)

@@ -10,6 +10,7 @@ import pytest
 from dockyard.domain.agent.agent import AgentIdentity
 from dockyard.domain.agent.config import AgentConfig, PullPolicy, RegistryCredentials
 from dockyard.domain.agent.model import FlowInfo, FlowRun
+from dockyard.domain.agent.ownership import Owner
 from dockyard.domain.agent.steps import default_steps
 from dockyard.domain.errors import ImageNotFound
 from dockyard.ports.container_runtime import ImageInfo
@@ -29,7 +30,8 @@ class RecordingRuntime(FakeRuntime):
 
 
 def steps_for(runtime: RecordingRuntime, **config: Any) -> Any:
-    identity = AgentIdentity(agent_id="agent-1", daemon=runtime.daemon)
+    owner = Owner("agent", runtime.daemon.id, instance="instance-1", lease="lease-1")
+    identity = AgentIdentity(agent_id="agent-1", daemon=runtime.daemon, owner=owner)
     return default_steps(AgentConfig(**config), runtime, identity)
 
 

@@ -10,7 +10,7 @@ from dependency_injector import providers
 from dockyard.entrypoints import DockerAgent
 from dockyard.entrypoints.containers import Container
 from support.agent_harness import wait_for
-from support.fakes import FakeBackend, FakeRuntime
+from support.fakes import FakeBackend, FakeLeases, FakeRuntime
 
 ENV = {"PREFECT__CLOUD__AGENT__NAME": "from-env", "DOCKYARD_AGENT_LIMIT": "3"}
 
@@ -37,6 +37,7 @@ def test_an_embedder_overrides_adapters_and_the_agent_runs_on_them() -> None:
     container = Container()
     container.agent.backend.override(providers.Object(backend))
     container.agent.runtime.override(providers.Object(runtime))
+    container.agent.leases.override(providers.Object(FakeLeases()))
     agent = DockerAgent(name="embedded", no_pull=True, container=container, environ={})
 
     thread = threading.Thread(target=agent.start, daemon=True)

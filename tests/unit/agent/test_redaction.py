@@ -14,7 +14,7 @@ from dockyard.entrypoints import DockerAgent
 from dockyard.entrypoints.containers import Container
 from dockyard.ports.backend import Backend
 from support.agent_harness import wait_for
-from support.fakes import FakeBackend, FakeOutput, FakeRuntime
+from support.fakes import FakeBackend, FakeLeases, FakeOutput, FakeRuntime
 
 KEY = "dyk-0123456789abcdef"
 
@@ -57,6 +57,7 @@ def test_a_container_that_prints_the_key_fails_without_it_reaching_the_backend()
     container = Container()
     container.agent.graphql_backend.override(providers.Object(backend))
     container.agent.runtime.override(providers.Object(runtime))
+    container.agent.leases.override(providers.Object(FakeLeases()))
     agent = DockerAgent(name="redacting", no_pull=True, key=KEY, container=container, environ={})
 
     thread = threading.Thread(target=agent.start, daemon=True)

@@ -6,12 +6,16 @@ from typing import Any
 
 from dockyard.domain.agent import labels as L
 from dockyard.domain.agent.health import AgentHealth
+from dockyard.domain.agent.ownership import Owner
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
 from dockyard.domain.errors import BackendError
+from support.agent_harness import wait_for
 from support.fakes import FakeBackend, FakeClock, FakeRuntime
 
 IMAGE = "dockyard-test/busybox:1"
+OWNER = Owner("a", "daemon-1", instance="instance-1", lease="lease-1")
+GRACE = SupervisionSettings(agent_name="a").takeover_grace
 
 
 class Rig:
@@ -30,14 +34,26 @@ class Rig:
             backend=self.backend, runtime=self.runtime, clock=self.clock, tracker=self.tracker,
             health=AgentHealth(), settings=SupervisionSettings(agent_name="a", status_interval=3.0),
         )  # fmt: skip
+        self.supervisor.act_for(OWNER)
 
     def running_run(self) -> tuple[str, str]:
         run_id = self.backend.add_run()
         self.backend.set_state_directly(run_id, "Submitted")
-        labels = {L.FLOW_RUN_ID: run_id, L.AGENT: "a"}
+        labels = {L.FLOW_RUN_ID: run_id, L.AGENT: "a", L.INSTANCE: OWNER.instance, L.LEASE: OWNER.lease}
         cid = self.runtime.create_container(f"c-{run_id[:8]}", {"Image": IMAGE, "Labels": labels})
         self.runtime.start_container(cid)
         self.tracker.track(TrackedRun(run_id, phase=Phase.RUNNING, container_id=cid, started_at=0.0))
+        return run_id, cid
+
+    def untracked_run(self, instance: str, lease: str, *, state: str = "Running") -> tuple[str, str]:
+        """A running container of agent "a" that this process does not track: a predecessor's
+        or another process's, by its instance and lease."""
+        run_id = self.backend.add_run()
+        self.backend.set_state_directly(run_id, state)
+        labels = {L.FLOW_RUN_ID: run_id, L.AGENT: "a", L.SHIP_LOGS: "true"}
+        labels |= {L.INSTANCE: instance, L.LEASE: lease}
+        cid = self.runtime.create_container(f"c-{run_id[:8]}", {"Image": IMAGE, "Labels": labels})
+        self.runtime.start_container(cid)
         return run_id, cid
 
 
@@ -92,3 +108,61 @@ def test_running_containers_are_asked_about_only_every_status_interval() -> None
     rig.clock.advance(3.1)
     rig.supervisor.tick()
     assert rig.asked == [[run_id], [run_id]]
+
+
+def test_a_dead_predecessors_container_on_this_host_is_adopted_at_once() -> None:
+    rig = Rig()
+    run_id, cid = rig.untracked_run("predecessor", OWNER.lease)
+    rig.supervisor.tick()
+    tracked = rig.tracker.get(run_id)
+    assert tracked is not None and tracked.container_id == cid
+
+
+def test_another_processs_containers_are_left_to_it_while_it_may_be_alive() -> None:
+    rig = Rig()
+    running, _ = rig.untracked_run("other-host", "other-lease")
+    ended, ended_cid = rig.untracked_run("other-host", "other-lease")
+    rig.runtime.finish(ended_cid, 0, output=b"theirs\n")
+    for _ in range(3):
+        rig.supervisor.tick()
+        rig.clock.advance(50)  # 150 s in all: within the takeover grace
+    assert rig.tracker.get(running) is None, "not adopted: its owner follows it"
+    assert rig.backend.state_of(ended) == "Running" and ended_cid in rig.runtime.containers
+    assert rig.backend.logs_of(ended) == [], "its output is its owner's to ship"
+
+
+def test_an_ended_container_its_owner_leaves_for_the_grace_is_taken_over_with_its_output() -> None:
+    rig = Rig()
+    run_id, cid = rig.untracked_run("dead-elsewhere", "other-lease")
+    rig.runtime.finish(cid, 0, output=b"one\ntwo\n")
+    rig.supervisor.tick()
+    rig.clock.advance(GRACE - 1)
+    rig.supervisor.tick()
+    assert cid in rig.runtime.containers
+    rig.clock.advance(2)
+    rig.supervisor.tick()
+    assert rig.backend.state_of(run_id) == "Success" and cid not in rig.runtime.containers
+    assert rig.backend.logs_of(run_id)[:2] == ["one", "two"]
+
+
+def test_a_cancel_its_owner_leaves_undone_for_the_grace_is_carried_out() -> None:
+    rig = Rig()
+    run_id, cid = rig.untracked_run("dead-elsewhere", "other-lease", state="Cancelling")
+    rig.supervisor.tick()
+    rig.clock.advance(GRACE - 1)
+    rig.supervisor.tick()
+    assert rig.runtime.containers[cid].status == "running"
+    rig.clock.advance(2)
+    rig.supervisor.tick()  # taken over: stopped
+    wait_for(lambda: rig.runtime.containers[cid].status == "exited", what="the stop")
+    rig.supervisor.tick()
+    assert rig.backend.state_of(run_id) == "Cancelled"
+
+
+def test_a_running_container_whose_owner_is_unknown_is_never_taken_over() -> None:
+    rig = Rig()
+    run_id, _ = rig.untracked_run("other-host", "other-lease")
+    for _ in range(5):
+        rig.supervisor.tick()
+        rig.clock.advance(GRACE)
+    assert rig.tracker.get(run_id) is None
