@@ -6,6 +6,10 @@ sends a string). ``GET /health`` answers ``{"status": "ok", "version": ...}`` wi
 authentication. Every failure is answered with a GraphQL ``errors`` body and a 2xx/4xx
 status: Prefect's client retries 5xx answers for a minute, so they are never used for a
 client's mistake.
+
+The body is the input boundary: any string in it that is not Unicode text (a lone
+surrogate), any number the server cannot keep, is refused here as the client's error,
+naming where it was (``variables.input.flow_run_name``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from dockyard.adapters.graphql_api import strict_json
 from dockyard.adapters.graphql_api.executor import GraphQLApi, error
+from dockyard.adapters.graphql_api.strict_json import InvalidJsonValue
 from dockyard.domain.server.context import Caller
 
 log = logging.getLogger(__name__)
@@ -87,7 +92,8 @@ class GraphQLWsgiApp:
         elapsed = (time.perf_counter() - started) * 1000
         level = logging.WARNING if "errors" in body else logging.DEBUG
         if log.isEnabledFor(level):
-            detail = "; ".join(str(e.get("message")) for e in body.get("errors", []))[:500]
+            # ascii(): messages may quote client text that a UTF-8 log cannot hold
+            detail = ascii("; ".join(str(e.get("message")) for e in body.get("errors", []))[:500])[1:-1]
             log.log(
                 level,
                 "%s %s %s %s %.1fms%s",
@@ -115,8 +121,12 @@ class GraphQLWsgiApp:
     def _request(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
         raw = self._read_body(environ)
         try:
-            request = strict_json.loads(raw)
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            request, suspect = strict_json.parse(raw)  # its parts are checked below, by name
+        except RecursionError:
+            raise _Refused(
+                "400 Bad Request", "Malformed request: the body nests JSON too deeply.", "BAD_REQUEST"
+            ) from None
+        except ValueError:  # UnicodeDecodeError is a ValueError
             raise _Refused(
                 "400 Bad Request", "Malformed request: the body is not valid JSON.", "BAD_REQUEST"
             ) from None
@@ -129,7 +139,9 @@ class GraphQLWsgiApp:
         variables = request.get("variables")
         if isinstance(variables, str):  # Prefect 1.x double-encodes its variables
             try:
-                variables = strict_json.loads(variables)
+                variables = strict_json.loads(variables, where="variables")
+            except InvalidJsonValue as exc:
+                raise _invalid_input(exc) from None
             except (ValueError, RecursionError):
                 raise _Refused(
                     "400 Bad Request",
@@ -143,6 +155,13 @@ class GraphQLWsgiApp:
                 "BAD_REQUEST",
             )
         operation_name = request.get("operationName")
+        if suspect:
+            try:
+                if not isinstance(request.get("variables"), str):  # else checked as it was parsed
+                    strict_json.check(variables, "variables")
+                strict_json.check(operation_name, "operationName")
+            except InvalidJsonValue as exc:
+                raise _invalid_input(exc) from None
         return request["query"], variables, operation_name if isinstance(operation_name, str) else None
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
@@ -163,6 +182,12 @@ class GraphQLWsgiApp:
         if len(body) > self.max_body:
             raise too_large
         return body
+
+
+def _invalid_input(exc: InvalidJsonValue) -> _Refused:
+    # Well-formed JSON the server cannot keep: the client's error, answered like any other
+    # invalid input (200 with BAD_USER_INPUT), naming the place.
+    return _Refused("200 OK", f"Invalid input: {exc.where} {exc.problem}.", "BAD_USER_INPUT")
 
 
 def _caller(environ: dict[str, Any]) -> Caller:

@@ -3,7 +3,8 @@
 WAL journal, so readers never block the writer; writers take the write lock up front
 (``BEGIN IMMEDIATE``), so a rule's read-check-write cannot interleave with another
 writer, in this process or another one. Each thread has its own connection.
-sqlite3 errors are translated here: unique-key violations to ``UniqueViolation``, a lock
+sqlite3 errors are translated here: unique-key violations to ``UniqueViolation``, a
+statement too complex for SQLite (a filter nested too deeply) to ``InvalidInput``, a lock
 held past the busy timeout or an I/O failure to ``StoreUnavailable``.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 from dockyard.adapters.sqlite.compiler import Compiler, encode
 from dockyard.adapters.sqlite.schema import migrate
 from dockyard.domain.server.catalog import Kind, table
-from dockyard.domain.server.errors import StoreUnavailable, UniqueViolation
+from dockyard.domain.server.errors import InvalidInput, StoreUnavailable, UniqueViolation
 from dockyard.domain.server.filters import Filter, Row, Select, like
 
 
@@ -33,6 +34,22 @@ def _decode(kind: Kind, value: Any) -> Any:
     if kind is Kind.BOOL:
         return bool(value)
     return value
+
+
+# Messages of statements a client's filter made too big for SQLite: the client's error.
+_TOO_COMPLEX = (
+    "parser stack overflow",
+    "expression tree is too large",
+    "too many sql variables",
+    "too complex",
+)
+
+
+def _translated(exc: sqlite3.Error) -> Exception:
+    message = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and any(m in message.lower() for m in _TOO_COMPLEX):
+        return InvalidInput(f"The filter is too complex for the database ({message}); simplify it.")
+    return StoreUnavailable(f"the database is busy or unavailable: {message}")
 
 
 def _dy_like(pattern: str | None, value: str | None, insensitive: int) -> int | None:
@@ -50,7 +67,10 @@ class _Session:
         compiler = Compiler()
         sql = compiler.select(query, columns)
         kinds = [table(query.table).columns[c] for c in columns]
-        rows = self._db.execute(sql, compiler.params).fetchall()
+        try:
+            rows = self._db.execute(sql, compiler.params).fetchall()
+        except sqlite3.OperationalError as exc:  # reads end outside unit_of_work's handler
+            raise _translated(exc) from exc
         return [{c: _decode(k, v) for c, k, v in zip(columns, kinds, row, strict=True)} for row in rows]
 
     def insert(self, table_name: str, row: Mapping[str, Any]) -> None:
@@ -140,7 +160,7 @@ class SqliteRunStore:
             raise StoreUnavailable(f"the database refused a write: {exc}") from exc
         except sqlite3.OperationalError as exc:
             _rollback(connection)
-            raise StoreUnavailable(f"the database is busy or unavailable: {exc}") from exc
+            raise _translated(exc) from exc
         except BaseException:
             _rollback(connection)
             raise
