@@ -5,7 +5,8 @@
 sends a string). ``GET /health`` answers ``{"status": "ok", "version": ...}`` without
 authentication. Every failure is answered with a GraphQL ``errors`` body and a 2xx/4xx
 status: Prefect's client retries 5xx answers for a minute, so they are never used for a
-client's mistake.
+client's mistake. A request that reaches a stopping server is answered 503 (clients retry),
+as is ``/health``.
 
 The body is the input boundary: any string in it that is not Unicode text (a lone
 surrogate), any number the server cannot keep, is refused here as the client's error,
@@ -47,6 +48,7 @@ class GraphQLWsgiApp:
         self, api: GraphQLApi, *, api_key: str | None = None, max_body: int = DEFAULT_MAX_BODY
     ) -> None:
         self._api = api
+        self._deadlines = api.deadlines
         self._api_key = api_key.encode() if api_key else None
         self.max_body = max_body
         self._version = version("dockyard")
@@ -57,6 +59,12 @@ class GraphQLWsgiApp:
         operation = "-"
         body: dict[str, Any]
         try:
+            if self._deadlines.stopping:
+                raise _Refused(
+                    "503 Service Unavailable",
+                    "The server is shutting down; retry shortly.",
+                    "SERVICE_UNAVAILABLE",
+                )
             if path in ("/health", "/health/") and method in ("GET", "HEAD"):
                 status, body = "200 OK", {"status": "ok", "version": self._version}
             elif path not in GRAPHQL_PATHS:
@@ -73,7 +81,16 @@ class GraphQLWsgiApp:
                 self._authenticate(environ)
                 query, variables, operation_name = self._request(environ)
                 operation = operation_name or _first_field(query)
-                status, body = "200 OK", self._api.execute(query, variables, operation_name, _caller(environ))
+                status, body = (
+                    "200 OK",
+                    self._api.execute(
+                        query,
+                        variables,
+                        operation_name,
+                        _caller(environ),
+                        client_gone=environ.get("waitress.client_disconnected"),
+                    ),
+                )
         except _Refused as refused:
             status, body = refused.status, {"errors": [error(str(refused), refused.code)]}
         except Exception:  # a fault of ours: say so in GraphQL's shape, never a bare 500 page
@@ -88,6 +105,8 @@ class GraphQLWsgiApp:
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         if status.startswith("405"):
             headers.append(("Allow", "POST"))
+        elif status.startswith("503"):
+            headers.append(("Retry-After", "5"))
         start_response(status, headers)
         elapsed = (time.perf_counter() - started) * 1000
         level = logging.WARNING if "errors" in body else logging.DEBUG

@@ -5,7 +5,9 @@ WAL journal, so readers never block the writer; writers take the write lock up f
 writer, in this process or another one. Each thread has its own connection.
 sqlite3 errors are translated here: unique-key violations to ``UniqueViolation``, a
 statement too complex for SQLite (a filter nested too deeply) to ``InvalidInput``, a lock
-held past the busy timeout or an I/O failure to ``StoreUnavailable``.
+held past the busy timeout, an I/O failure or an interrupted statement to
+``StoreUnavailable``. ``interrupted``, when given, is asked every few thousand steps of a
+running statement whether to stop it (the request it serves is out of time).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,9 @@ def _decode(kind: Kind, value: Any) -> Any:
     return value
 
 
+# SQLite virtual-machine steps between two calls of the interrupt check: a fraction of a
+# millisecond, and more than a short statement ever takes (so those never pay for it).
+_INTERRUPT_STEPS = 20_000
 # Messages of statements a client's filter made too big for SQLite: the client's error.
 _TOO_COMPLEX = (
     "parser stack overflow",
@@ -49,6 +54,8 @@ def _translated(exc: sqlite3.Error) -> Exception:
     message = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and any(m in message.lower() for m in _TOO_COMPLEX):
         return InvalidInput(f"The filter is too complex for the database ({message}); simplify it.")
+    if message == "interrupted":
+        return StoreUnavailable("the statement was interrupted: its request ran out of time")
     return StoreUnavailable(f"the database is busy or unavailable: {message}")
 
 
@@ -111,8 +118,16 @@ class _Session:
 
 
 class SqliteRunStore:
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, durable: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        durable: bool = True,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._interrupted = interrupted
         self._busy_timeout = busy_timeout
         # FULL syncs the WAL at every commit: a committed state survives power loss too.
         self._synchronous = "FULL" if durable else "NORMAL"
@@ -138,6 +153,9 @@ class SqliteRunStore:
             )
             connection.execute(f"PRAGMA synchronous = {self._synchronous}")
             connection.create_function("dy_like", 3, _dy_like, deterministic=True)
+            if self._interrupted is not None:
+                check = self._interrupted
+                connection.set_progress_handler(lambda: 1 if check() else 0, _INTERRUPT_STEPS)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)

@@ -74,6 +74,20 @@ def test_a_lone_surrogate_in_variables_names_the_field(app: GraphQLWsgiApp, flow
     assert post(app, "{ flow_run { id } }")[1] == {"data": {"flow_run": []}}  # nothing stored
 
 
+def test_a_lone_surrogate_in_a_literal_names_the_argument(app: GraphQLWsgiApp, flow: str) -> None:
+    escaped = (
+        f'mutation {{ create_flow_run(input: {{flow_id: "{flow}", flow_run_name: "\\ud83d"}}) {{ id }} }}'
+    )
+    client_error(*post(app, escaped), "create_flow_run(input.flow_run_name)", "line 1")
+    # the character itself, sent in the JSON body's query text
+    literal = '{ flow_run(where: {name: {_eq: "\ud83d"}}) { id } }'
+    client_error(*post(app, literal), "flow_run(where.name._eq)")
+    json_literal = (
+        f'mutation {{ create_flow_run(input: {{flow_id: "{flow}", parameters: {{a: "\\udc00"}}}}) {{ id }} }}'
+    )
+    client_error(*post(app, json_literal), "create_flow_run(input.parameters.a)")
+
+
 def test_numbers_the_server_cannot_keep_are_refused_where_they_are(app: GraphQLWsgiApp, flow: str) -> None:
     cases = [
         ('{"a": 100000000000000000000}', "variables.input.parameters.a", "64-bit"),
