@@ -16,7 +16,6 @@ the texts it keeps parsed documents for, so it never holds many large documents.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -59,7 +58,7 @@ class Prepared:
 # absorbed (possessively, so nothing backtracks) into the token that follows them. Ignored
 # text at the very end makes a match without a token.
 _TOKEN = re.compile(
-    r"""(?:[\s,\ufeff]|\#[^\n\r]*+)*+
+    r"""[\s,\ufeff]*+(?:\#[^\n\r]*+[\s,\ufeff]*+)*+
     (?: (?P<token> "{3}(?:[^"\\]|\\.|"(?!""))*+(?:"{3})?
       | "(?:[^"\\\n\r]|\\.)*+"?
       | \.\.\.
@@ -75,11 +74,14 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|U\+D[89A-F]")
 
 
 def more_tokens_than(text: str, limit: int) -> bool:
-    # Only the last two matches can be without a token: ignored text, then the empty end.
-    found = list(itertools.islice(_TOKEN.finditer(text), limit + 3))
-    while found and found[-1].group("token") is None:
-        found.pop()
-    return len(found) > limit
+    if len(text) <= limit:
+        return False  # every token takes a character at least
+    # subn counts matches without making a match object for each (C speed); only the last
+    # two matches can be without a token (ignored text at the end, then the empty end).
+    _, matches = _TOKEN.subn("", text, count=limit + 3)
+    if matches <= limit or matches > limit + 2:
+        return matches > limit
+    return len(_tokens(text)) > limit
 
 
 def _tokens(text: str) -> list[str]:

@@ -43,20 +43,25 @@ def test_bombs_are_refused_naming_their_limit_while_the_server_keeps_answering(t
             assert time.monotonic() - began < 5.0, name
             assert extensions["limit"] == REFUSED_BY[name] and extensions["value"] and extensions["requested"]
         rss_before, _ = rss_mib(server.process.pid)
-
+        # the same storm of the cheapest ordinary query first: what this machine manages
+        with Storm(server.url, threads=4, bombs={"hello": "{ hello }"}):
+            time.sleep(0.3)
+            control = probe(server.url, tenant, seconds=4)
         with Storm(server.url, threads=4) as storm:
             time.sleep(0.3)
-            latencies = probe(server.url, tenant, seconds=6)
+            latencies = probe(server.url, tenant, seconds=4)
         rss_after, rss_peak = rss_mib(server.process.pid)
 
         assert len(storm.answers) > 30
         for answer in storm.answers:
             assert answer.status == 200 and answer.seconds < 5.0, answer
             assert _limit_error(answer.body)["limit"] == REFUSED_BY[answer.bomb]
-        for values in (latencies.health, latencies.queue):
-            summary = latencies.summary(values)
+        for during, usual in ((latencies.health, control.health), (latencies.queue, control.queue)):
+            summary, normal = latencies.summary(during), latencies.summary(usual)
             assert summary["n"] >= 10
-            assert summary["p50"] < 0.1, summary  # the bench shows p95 and max
+            # under 100 ms; on a machine too busy for that even with { hello }, no worse
+            # than twice what it manages then (bench/bench_query_limits.py has the figures)
+            assert summary["p50"] < max(0.1, 2 * normal["p50"]), (summary, normal)
             assert summary["max"] < 2.0, summary
         assert rss_peak < RSS_BOUND_MIB and rss_after < rss_before + 100, (rss_before, rss_after, rss_peak)
         log = server.log()
