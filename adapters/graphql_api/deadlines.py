@@ -26,6 +26,12 @@ class ShuttingDown(ApiError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class ClientGone(ApiError):
+    """The client hung up: nobody is left to answer, so the work stops."""
+
+    code = "CLIENT_CLOSED_REQUEST"
+
+
 class Deadline:
     def __init__(
         self,
@@ -52,6 +58,8 @@ class Deadline:
 
     def error(self) -> ApiError:
         now = time.monotonic()
+        if now < self._at and self._client_gone is not None and self._client_gone():
+            return ClientGone(f"The client hung up after {now - self._started:.1f} s; the work stopped.")
         if self._hub.cut_off_at <= now < self._at:
             return ShuttingDown("The server is shutting down and stopped this request; retry shortly.")
         worked = now - self._started

@@ -30,7 +30,7 @@ from graphql import (
 
 from dockyard.adapters.graphql_api import mutations, reads, scalars
 from dockyard.adapters.graphql_api.context import RequestContext
-from dockyard.adapters.graphql_api.deadlines import RequestDeadlines, ShuttingDown
+from dockyard.adapters.graphql_api.deadlines import ClientGone, RequestDeadlines, ShuttingDown
 from dockyard.adapters.graphql_api.documents import CacheInfo, DocumentCache, error
 from dockyard.adapters.graphql_api.limits import LimitExceeded, QueryLimits
 from dockyard.domain.server.context import Caller
@@ -86,7 +86,7 @@ def _on_the_clock(resolve: Callable[..., Any], root: Any, info: GraphQLResolveIn
 
 def _refusal(exc: Exception, context: RequestContext) -> ApiError | None:
     """The reason the whole request must stop, if ``exc`` is (or was caused by) one."""
-    if isinstance(exc, LimitExceeded | ShuttingDown):
+    if isinstance(exc, LimitExceeded | ShuttingDown | ClientGone):
         return exc
     if isinstance(exc, ApiError):
         return None  # the domain's own answer (a refused state change, a unique key): no limit

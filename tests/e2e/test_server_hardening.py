@@ -1,7 +1,8 @@
 """`dockyard server start` under attack, as a real process: query bombs are refused naming
-their limit while the server keeps answering, slow work hits the time limit, SIGTERM is
-quick and clean in the middle of it all and loses no acknowledged write, bad text is the
-client's error, and a database path in a missing directory is refused.
+their limit while the server keeps answering, slow work hits the time limit (or stops when
+its client hangs up), SIGTERM is quick and clean in the middle of it all and loses no
+acknowledged write, bad text is the client's error, and a database path in a missing
+directory is refused.
 
 Bounds here are functional and generous (a loaded CI machine must pass); the figures are
 in bench/bench_query_limits.py.
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from support.query_storm import BOMBS, REFUSED_BY, Storm, create_run, probe, rss_mib, seed
@@ -80,6 +82,13 @@ def test_a_slow_query_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
     db = tmp_path / "slow.db"
     with running_server(db) as server:
         seed(server.url, 60)
+        # a client that gives up: its request stops working instead of running to the end
+        with pytest.raises(requests.Timeout):
+            requests.post(server.url, json={"query": SLOW}, timeout=0.2)
+        deadline = time.monotonic() + 10
+        while "The client hung up" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "The client hung up" in server.log()
     with running_server(db, extra_args=["--request-time-limit", "0.05"]) as server:
         began = time.monotonic()
         body = server.graphql(SLOW)
