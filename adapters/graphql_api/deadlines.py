@@ -51,8 +51,8 @@ class Deadline:
         return self._client_gone is not None and self._client_gone()
 
     def check(self) -> None:
-        """Raise the reason once the deadline has passed (``LimitExceeded`` naming the time
-        limit, or ``ShuttingDown``)."""
+        """Raise the reason once the deadline has passed: ``LimitExceeded`` naming the time
+        limit, ``ShuttingDown`` or ``ClientGone``."""
         if self.expired():
             raise self.error()
 

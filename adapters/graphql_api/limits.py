@@ -2,9 +2,10 @@
 
 Documents are refused before they run when their shape is too big (tokens, depth, fields,
 estimated cost, all counted through fragments and aliases); what still runs is bounded by
-rows per field, rows per request, the size of the response, and a time limit. The defaults leave room for
-every document Prefect 1.4.1's clients and dockyard's own agent send: their lists ask for
-at most 100 rows, or for all rows of one run (its task runs, states or logs).
+rows per field, rows per request, the size of the response, and a time limit. The defaults
+leave room for every document Prefect 1.4.1's clients and dockyard's own agent send: their
+lists ask for at most 100 rows, or for all rows of one run (its task runs, states or
+logs).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from dockyard.domain.server.errors import ApiError
 
 @dataclass(frozen=True)
 class QueryLimits:
-    max_tokens: int = 5_000  # the biggest client document has a few hundred
+    max_tokens: int = 5_000  # the biggest client document has fewer than 100
     max_depth: int = 12  # relationship chains resolve row by row; clients nest 4 deep at most
-    max_fields: int = 200  # fields after fragments are expanded; clients select fewer than 60
-    max_cost: int = 200_000  # estimated values resolved (see query_cost); clients stay under 50,000
+    max_fields: int = 200  # fields after fragments are expanded; clients select 21 at most
+    max_cost: int = 200_000  # estimated values resolved (see query_cost); clients: 41,601 at most
     max_rows_per_field: int = 10_000  # one list field's rows; page with limit/offset for more
     max_rows: int = 50_000  # rows read by one request, all fields together
     max_response_bytes: int = 32 * 1024 * 1024  # text and JSON values in one response

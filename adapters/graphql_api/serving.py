@@ -94,10 +94,13 @@ class ApiServer:
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {listen}: {exc.strerror or exc}") from exc
         server: Any = self._server
-        self._map: dict[int, Any] = server.map if isinstance(server, MultiSocketServer) else server._map  # type: ignore[assignment]
+        several = isinstance(self._server, MultiSocketServer)
+        self._map: dict[int, Any] = server.map if several else server._map
         self._dispatcher = server.task_dispatcher
         self._adj = server.adj
-        self._stop_asked = False
+        # Any listener's trigger wakes the one event loop they share.
+        self._trigger: Any = self._listeners()[0].trigger
+        self._stop_asked = self._closed = False
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -128,10 +131,9 @@ class ApiServer:
     def ask_to_stop(self) -> None:
         """End ``run`` soon. Only sets a flag and wakes the loop: safe in a signal handler."""
         self._stop_asked = True
-        for listener in self._listeners()[:1]:
-            trigger: Any = listener.trigger
+        if not self._closed:  # a closed trigger's descriptor may belong to another file by now
             with contextlib.suppress(OSError):
-                trigger.pull_trigger()  # without a thunk it takes no lock
+                self._trigger.pull_trigger()  # without a thunk it takes no lock
 
     def in_flight(self) -> int:
         """Requests being served or waiting for a worker thread."""
@@ -163,5 +165,6 @@ class ApiServer:
         if left:
             log.warning("%d request(s) still running after %.1f s; they end with the process", left, timeout)
             return False
+        self._closed = True
         wasyncore.close_all(self._map)
         return True
