@@ -151,6 +151,31 @@ def test_sigterm_during_a_storm_and_writes_is_quick_clean_and_keeps_every_acknow
     assert {run["id"] for run in kept} == set(acknowledged)
 
 
+def test_sigterm_answers_a_waiting_long_poll_at_once(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "poll.db", log_level="INFO")
+    try:
+        version = server.data("{ dockyard_queue_version }")["dockyard_queue_version"]
+        answers: list[requests.Response] = []
+        poll = f"{{ dockyard_queue_version(after: {version}, timeout: 60) }}"
+        waiter = threading.Thread(
+            target=lambda: answers.append(requests.post(server.url, json={"query": poll}, timeout=90))
+        )
+        waiter.start()
+        time.sleep(1.0)  # the poll is waiting now: nothing changes the queue
+        assert not answers
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(30)
+        stopped = time.monotonic() - began
+        waiter.join(30)
+    finally:
+        server.stop()
+    assert code == 0 and stopped < 5.0
+    (answer,) = answers
+    assert answer.status_code == 200 and answer.json() == {"data": {"dockyard_queue_version": version}}
+    assert "Traceback" not in server.log()
+
+
 def test_a_lone_surrogate_is_the_clients_error_naming_the_field(dockyard_server: ServerProcess) -> None:
     _, flow = seed(dockyard_server.url, 0)
     create = "mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { id } }"
