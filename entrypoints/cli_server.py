@@ -2,21 +2,92 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
+from dockyard.adapters.graphql_api.limits import OPTION_NAMES, QueryLimits
 from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
 from dockyard.domain.errors import DockyardError
 from dockyard.entrypoints.containers import Container
 
 log = logging.getLogger("dockyard.server")
+
+# On SIGTERM/SIGINT, requests in flight get this long to finish their work; then a second
+# to send their answers. A second signal cuts the work off at once.
+SHUTDOWN_GRACE = 2.5
+FLUSH_GRACE = 1.0
+
+_LIMIT_HELP: dict[str, tuple[click.ParamType[Any], str]] = {
+    "max_tokens": (
+        click.IntRange(100),
+        "Tokens a query document may have; longer ones are refused unparsed.",
+    ),
+    "max_depth": (click.IntRange(2), "Levels of nested selections, counted through fragments."),
+    "max_fields": (click.IntRange(10), "Fields a document selects once fragments and aliases are expanded."),
+    "max_cost": (
+        click.IntRange(100),
+        "Estimated values a document may resolve: each list field counts its selections once per row "
+        "it may return (its limit argument, or 100 without one).",
+    ),
+    "max_rows_per_field": (
+        click.IntRange(1),
+        "Rows one list field may return; a longer list is an error asking the client to page.",
+    ),
+    "max_rows": (click.IntRange(1), "Rows one request may read, all fields together."),
+    "max_response_bytes": (click.IntRange(1024), "Bytes of text and JSON values one response may hold."),
+    "time_limit": (
+        click.FloatRange(0.001),
+        "Seconds of work per request; resolvers and SQLite statements are stopped at the limit "
+        "(long polls wait outside it).",
+    ),
+}
+
+
+def _limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    defaults = QueryLimits()
+    for name in reversed(list(_LIMIT_HELP)):
+        kind, text = _LIMIT_HELP[name]
+        option = OPTION_NAMES[name]
+        command = click.option(
+            option,
+            name,
+            default=getattr(defaults, name),
+            show_default=True,
+            type=kind,
+            envvar="DOCKYARD_SERVER_" + option.removeprefix("--").replace("-", "_").upper(),
+            help=text,
+        )(command)
+    return command
+
+
+def database_path(given: Path | None) -> Path:
+    """The database file to use. A path given must be in an existing directory (nothing is
+    created around it); the default's directory is created."""
+    if given is not None:
+        path = given.expanduser().resolve()
+        if not path.parent.is_dir():
+            raise click.ClickException(
+                f"the directory of the database {path} does not exist: create {path.parent} first "
+                "(or leave --db out to use the default location)"
+            )
+        return path
+    path = default_db_path().expanduser().resolve()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {path.parent} for the database: {exc.strerror}") from exc
+    return path
 
 
 def default_db_path() -> Path:
@@ -71,8 +142,8 @@ def server() -> None:
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="DOCKYARD_SERVER_DB",
-    help="SQLite database file, created if missing. [default: $XDG_DATA_HOME/dockyard/dockyard.db "
-    "or ~/.local/share/dockyard/dockyard.db]",
+    help="SQLite database file, created if missing (its directory must exist). "
+    "[default: $XDG_DATA_HOME/dockyard/dockyard.db or ~/.local/share/dockyard/dockyard.db]",
 )
 @click.option(
     "--docker-bridge/--no-docker-bridge",
@@ -115,6 +186,7 @@ def server() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="DEBUG logs one line per request.",
 )
+@_limit_options
 def start(
     *,
     hosts: tuple[str, ...],
@@ -126,6 +198,7 @@ def start(
     threads: int,
     max_body_size: int,
     log_level: str,
+    **limits: Any,
 ) -> None:
     """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
 
@@ -133,16 +206,24 @@ def start(
     {"status": "ok"}; a browser opening http://HOST:PORT/ gets the dashboard. Everything is
     kept in one SQLite file: stopping and starting again loses nothing. Point Prefect 1
     clients at it with PREFECT__BACKEND=server and PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
+
+    Limits: no request can take the server down. A document too big (tokens, depth, fields
+    or estimated cost, counted through fragments and aliases) is refused before it runs;
+    what runs is bounded by rows per list, rows per request, response size and a time limit.
+    Each refusal is an error naming the limit, its value and the option that sets it; each
+    option can also be set as DOCKYARD_SERVER_<OPTION> (e.g. DOCKYARD_SERVER_MAX_QUERY_COST).
+    SIGTERM stops within a few seconds: requests in flight finish (or are cut off) first.
     """
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    path = (db_path or default_db_path()).expanduser().resolve()
+    path = database_path(db_path)
     settings = {
         "db_path": str(path),
         "api_key": _read_key(api_key, api_key_file),
         "max_body_size": max_body_size,
         "max_listeners": max(1, threads // 2),
+        "limits": dataclasses.replace(QueryLimits(), **limits),
     }
     root = Container()
     root.config.from_dict({"server": settings})
@@ -155,12 +236,12 @@ def start(
     except DockyardError as exc:
         container.shutdown_resources()
         raise click.ClickException(str(exc)) from exc
-    release_waiters = container.queue_signal().release_all
+    deadlines, queue_signal = container.deadlines(), container.queue_signal()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        # Answer agents' long polls first: waitress waits for busy threads when it stops.
-        release_waiters()
-        raise SystemExit(128 + signum)
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        if deadlines.stopping:
+            deadlines.cut_off(0.0)  # asked again: no more grace
+        api.ask_to_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -170,7 +251,12 @@ def start(
     try:
         api.run()
     finally:
-        release_waiters()
-        api.close()
-        container.shutdown_resources()
-        log.info("dockyard server stopped")
+        began = time.monotonic()
+        log.info("stopping: %d request(s) in flight get %.1f s to finish", api.in_flight(), SHUTDOWN_GRACE)
+        deadlines.cut_off(SHUTDOWN_GRACE)  # new requests are answered 503 from now on
+        queue_signal.release_all()  # agents' long polls answer at once
+        if api.shut_down(SHUTDOWN_GRACE + FLUSH_GRACE):
+            container.shutdown_resources()  # no thread uses the database any more
+        else:
+            log.warning("the database is left for the process exit to close")
+        log.info("dockyard server stopped in %.1f s", time.monotonic() - began)

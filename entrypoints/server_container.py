@@ -17,7 +17,9 @@ from dependency_injector import containers, providers
 from dockyard.adapters.dashboard.app import DashboardWsgiApp
 from dockyard.adapters.dashboard.mount import DashboardAndApi
 from dockyard.adapters.dashboard.sessions import SessionKeeper
+from dockyard.adapters.graphql_api.deadlines import RequestDeadlines
 from dockyard.adapters.graphql_api.executor import GraphQLApi
+from dockyard.adapters.graphql_api.limits import QueryLimits
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY, GraphQLWsgiApp
 from dockyard.adapters.sqlite import SqliteRunStore
 from dockyard.domain.server.context import Dependencies
@@ -33,8 +35,9 @@ class SystemClock:
         return time.monotonic()
 
 
-def open_store(path: str | Path) -> Iterator[SqliteRunStore]:
-    store = SqliteRunStore(path)
+def open_store(path: str | Path, deadlines: RequestDeadlines) -> Iterator[SqliteRunStore]:
+    # A statement of a request past its deadline is interrupted.
+    store = SqliteRunStore(path, interrupted=deadlines.current_expired)
     try:
         yield store
     finally:
@@ -43,12 +46,16 @@ def open_store(path: str | Path) -> Iterator[SqliteRunStore]:
 
 class ServerContainer(containers.DeclarativeContainer):
     config = providers.Configuration(
-        default={"api_key": None, "max_body_size": DEFAULT_MAX_BODY, "max_listeners": 8}
+        default={"api_key": None, "max_body_size": DEFAULT_MAX_BODY, "max_listeners": 8, "limits": None}
     )
+
+    # What one request may ask; the deadlines every request works against
+    limits = providers.Singleton(lambda given: given or QueryLimits(), config.limits)
+    deadlines = providers.Singleton(lambda limits: RequestDeadlines(limits.time_limit), limits)
 
     # Gateways
     clock = providers.Singleton(SystemClock)
-    store = providers.Resource(open_store, path=config.db_path)
+    store = providers.Resource(open_store, path=config.db_path, deadlines=deadlines)
 
     # Use cases
     queue_signal = providers.Singleton(QueueSignal, max_waiters=config.max_listeners.as_(int))
@@ -56,7 +63,7 @@ class ServerContainer(containers.DeclarativeContainer):
     service = providers.Singleton(ServerService, deps=deps)
 
     # The API
-    api = providers.Singleton(GraphQLApi, service=service)
+    api = providers.Singleton(GraphQLApi, service=service, limits=limits, deadlines=deadlines)
     api_app = providers.Singleton(
         GraphQLWsgiApp, api=api, api_key=config.api_key, max_body=config.max_body_size.as_(int)
     )

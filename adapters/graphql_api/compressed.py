@@ -20,6 +20,6 @@ def decompress_flow(text: str) -> Any:
         raw = inflater.decompress(packed, MAX_FLOW_BYTES)
         if inflater.unconsumed_tail:
             raise InvalidInput(f"Serialized flow is larger than {MAX_FLOW_BYTES} bytes once decompressed.")
-        return strict_json.loads(raw)
+        return strict_json.loads(raw, where="serialized_flow")
     except (binascii.Error, zlib.error, ValueError) as exc:
         raise InvalidInput(f"Unable to decompress serialized flow: {exc}") from exc

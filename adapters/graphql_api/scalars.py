@@ -2,16 +2,29 @@
 
 UUIDs become lowercase hyphenated text and instants canonical UTC text before any resolver
 sees them, so filters compare like with like; a malformed value is a GraphQL error naming
-it. JSON scalars take any JSON value, also as an inline literal.
+it. JSON scalars take any JSON value, also as an inline literal; a literal's numbers must be
+ones the server can keep, as in variables (``strict_json``).
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
-from graphql import GraphQLScalarType, GraphQLSchema, StringValueNode, ValueNode, value_from_ast_untyped
+from graphql import (
+    FloatValueNode,
+    GraphQLScalarType,
+    GraphQLSchema,
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    StringValueNode,
+    ValueNode,
+    value_from_ast_untyped,
+)
 
+from dockyard.adapters.graphql_api.strict_json import INT_RANGE, InvalidJsonValue
 from dockyard.domain.server.errors import InvalidInput
 from dockyard.domain.server.timestamps import normalise
 
@@ -41,6 +54,30 @@ def _string_literal(parse: Any) -> Any:
     return parse_literal
 
 
+def _json_literal(node: ValueNode, variables: Any = None) -> Any:
+    _check_numbers(node, "")
+    return value_from_ast_untyped(node, variables)
+
+
+def _check_numbers(node: ValueNode, where: str) -> None:
+    problem = None
+    if isinstance(node, IntValueNode):
+        digits = node.value.lstrip("-")
+        if len(digits) > 19 or not INT_RANGE[0] <= int(node.value) <= INT_RANGE[1]:
+            problem = f"is an integer outside the 64-bit range: {node.value[:40]}"
+    elif isinstance(node, FloatValueNode):
+        if not math.isfinite(float(node.value)):
+            problem = f"is a number too large for a double: {node.value[:40]}"
+    elif isinstance(node, ListValueNode):
+        for i, item in enumerate(node.values):
+            _check_numbers(item, f"{where}[{i}]")
+    elif isinstance(node, ObjectValueNode):
+        for entry in node.fields:
+            _check_numbers(entry.value, f"{where}.{entry.name.value}" if where else entry.name.value)
+    if problem:
+        raise InvalidJsonValue(where or "the value", problem)
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -52,8 +89,8 @@ def install(schema: GraphQLSchema) -> None:
         "uuid": (str, parse_uuid, _string_literal(parse_uuid)),
         "DateTime": (str, _parse_instant, _string_literal(_parse_instant)),
         "timestamptz": (str, _parse_instant, _string_literal(_parse_instant)),
-        "JSON": (_identity, _identity, value_from_ast_untyped),
-        "jsonb": (_identity, _identity, value_from_ast_untyped),
+        "JSON": (_identity, _identity, _json_literal),
+        "jsonb": (_identity, _identity, _json_literal),
     }
     for name, (serialize, parse_value, parse_literal) in behaviours.items():
         scalar = schema.type_map[name]

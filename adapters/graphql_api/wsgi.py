@@ -5,7 +5,12 @@
 sends a string). ``GET /health`` answers ``{"status": "ok", "version": ...}`` without
 authentication. Every failure is answered with a GraphQL ``errors`` body and a 2xx/4xx
 status: Prefect's client retries 5xx answers for a minute, so they are never used for a
-client's mistake.
+client's mistake. A request that reaches a stopping server is answered 503 (clients retry),
+as is ``/health``.
+
+The body is the input boundary: any string in it that is not Unicode text (a lone
+surrogate), any number the server cannot keep, is refused here as the client's error,
+naming where it was (``variables.input.flow_run_name``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from dockyard.adapters.graphql_api import strict_json
 from dockyard.adapters.graphql_api.executor import GraphQLApi, error
+from dockyard.adapters.graphql_api.strict_json import InvalidJsonValue
 from dockyard.domain.server.context import Caller
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,7 @@ class GraphQLWsgiApp:
         self, api: GraphQLApi, *, api_key: str | None = None, max_body: int = DEFAULT_MAX_BODY
     ) -> None:
         self._api = api
+        self._deadlines = api.deadlines
         self._api_key = api_key.encode() if api_key else None
         self.max_body = max_body
         self._version = version("dockyard")
@@ -52,6 +59,12 @@ class GraphQLWsgiApp:
         operation = "-"
         body: dict[str, Any]
         try:
+            if self._deadlines.stopping:
+                raise _Refused(
+                    "503 Service Unavailable",
+                    "The server is shutting down; retry shortly.",
+                    "SERVICE_UNAVAILABLE",
+                )
             if path in ("/health", "/health/") and method in ("GET", "HEAD"):
                 status, body = "200 OK", {"status": "ok", "version": self._version}
             elif path not in GRAPHQL_PATHS:
@@ -68,7 +81,16 @@ class GraphQLWsgiApp:
                 self._authenticate(environ)
                 query, variables, operation_name = self._request(environ)
                 operation = operation_name or _first_field(query)
-                status, body = "200 OK", self._api.execute(query, variables, operation_name, _caller(environ))
+                status, body = (
+                    "200 OK",
+                    self._api.execute(
+                        query,
+                        variables,
+                        operation_name,
+                        _caller(environ),
+                        client_gone=environ.get("waitress.client_disconnected"),
+                    ),
+                )
         except _Refused as refused:
             status, body = refused.status, {"errors": [error(str(refused), refused.code)]}
         except Exception:  # a fault of ours: say so in GraphQL's shape, never a bare 500 page
@@ -83,11 +105,14 @@ class GraphQLWsgiApp:
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         if status.startswith("405"):
             headers.append(("Allow", "POST"))
+        elif status.startswith("503"):
+            headers.append(("Retry-After", "5"))
         start_response(status, headers)
         elapsed = (time.perf_counter() - started) * 1000
         level = logging.WARNING if "errors" in body else logging.DEBUG
         if log.isEnabledFor(level):
-            detail = "; ".join(str(e.get("message")) for e in body.get("errors", []))[:500]
+            # ascii(): messages may quote client text that a UTF-8 log cannot hold
+            detail = ascii("; ".join(str(e.get("message")) for e in body.get("errors", []))[:500])[1:-1]
             log.log(
                 level,
                 "%s %s %s %s %.1fms%s",
@@ -115,8 +140,12 @@ class GraphQLWsgiApp:
     def _request(self, environ: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
         raw = self._read_body(environ)
         try:
-            request = strict_json.loads(raw)
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            request, suspect = strict_json.parse(raw)  # its parts are checked below, by name
+        except RecursionError:
+            raise _Refused(
+                "400 Bad Request", "Malformed request: the body nests JSON too deeply.", "BAD_REQUEST"
+            ) from None
+        except ValueError:  # UnicodeDecodeError is a ValueError
             raise _Refused(
                 "400 Bad Request", "Malformed request: the body is not valid JSON.", "BAD_REQUEST"
             ) from None
@@ -129,7 +158,9 @@ class GraphQLWsgiApp:
         variables = request.get("variables")
         if isinstance(variables, str):  # Prefect 1.x double-encodes its variables
             try:
-                variables = strict_json.loads(variables)
+                variables = strict_json.loads(variables, where="variables")
+            except InvalidJsonValue as exc:
+                raise _invalid_input(exc) from None
             except (ValueError, RecursionError):
                 raise _Refused(
                     "400 Bad Request",
@@ -143,6 +174,13 @@ class GraphQLWsgiApp:
                 "BAD_REQUEST",
             )
         operation_name = request.get("operationName")
+        if suspect:
+            try:
+                if not isinstance(request.get("variables"), str):  # else checked as it was parsed
+                    strict_json.check(variables, "variables")
+                strict_json.check(operation_name, "operationName")
+            except InvalidJsonValue as exc:
+                raise _invalid_input(exc) from None
         return request["query"], variables, operation_name if isinstance(operation_name, str) else None
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
@@ -163,6 +201,12 @@ class GraphQLWsgiApp:
         if len(body) > self.max_body:
             raise too_large
         return body
+
+
+def _invalid_input(exc: InvalidJsonValue) -> _Refused:
+    # Well-formed JSON the server cannot keep: the client's error, answered like any other
+    # invalid input (200 with BAD_USER_INPUT), naming the place.
+    return _Refused("200 OK", f"Invalid input: {exc.where} {exc.problem}.", "BAD_USER_INPUT")
 
 
 def _caller(environ: dict[str, Any]) -> Caller:

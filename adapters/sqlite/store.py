@@ -3,8 +3,11 @@
 WAL journal, so readers never block the writer; writers take the write lock up front
 (``BEGIN IMMEDIATE``), so a rule's read-check-write cannot interleave with another
 writer, in this process or another one. Each thread has its own connection.
-sqlite3 errors are translated here: unique-key violations to ``UniqueViolation``, a lock
-held past the busy timeout or an I/O failure to ``StoreUnavailable``.
+sqlite3 errors are translated here: unique-key violations to ``UniqueViolation``, a
+statement too complex for SQLite (a filter nested too deeply) to ``InvalidInput``, a lock
+held past the busy timeout, an I/O failure or an interrupted statement to
+``StoreUnavailable``. ``interrupted``, when given, is asked every few thousand steps of a
+running statement whether to stop it (the request it serves is out of time).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 from dockyard.adapters.sqlite.compiler import Compiler, encode
 from dockyard.adapters.sqlite.schema import migrate
 from dockyard.domain.server.catalog import Kind, table
-from dockyard.domain.server.errors import StoreUnavailable, UniqueViolation
+from dockyard.domain.server.errors import InvalidInput, StoreUnavailable, UniqueViolation
 from dockyard.domain.server.filters import Filter, Fn, Measure, Row, Select, like
 
 
@@ -33,6 +36,27 @@ def _decode(kind: Kind, value: Any) -> Any:
     if kind is Kind.BOOL:
         return bool(value)
     return value
+
+
+# SQLite virtual-machine steps between two calls of the interrupt check: a fraction of a
+# millisecond, and more than a short statement ever takes (so those never pay for it).
+_INTERRUPT_STEPS = 20_000
+# Messages of statements a client's filter made too big for SQLite: the client's error.
+_TOO_COMPLEX = (
+    "parser stack overflow",
+    "expression tree is too large",
+    "too many sql variables",
+    "too complex",
+)
+
+
+def _translated(exc: sqlite3.Error) -> Exception:
+    message = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and any(m in message.lower() for m in _TOO_COMPLEX):
+        return InvalidInput(f"The filter is too complex for the database ({message}); simplify it.")
+    if message == "interrupted":
+        return StoreUnavailable("the statement was interrupted: its request ran out of time")
+    return StoreUnavailable(f"the database is busy or unavailable: {message}")
 
 
 def _dy_like(pattern: str | None, value: str | None, insensitive: int) -> int | None:
@@ -54,7 +78,10 @@ class _Session:
         compiler = Compiler()
         sql = compiler.select(query, columns)
         kinds = [source.columns[c] for c in columns]
-        rows = self._db.execute(sql, compiler.params).fetchall()
+        try:
+            rows = self._db.execute(sql, compiler.params).fetchall()
+        except sqlite3.OperationalError as exc:  # reads end outside unit_of_work's handler
+            raise _translated(exc) from exc
         return [{c: _decode(k, v) for c, k, v in zip(columns, kinds, row, strict=True)} for row in rows]
 
     def aggregate(self, query: Select, measures: Sequence[Measure]) -> list[Any]:
@@ -105,8 +132,16 @@ class _Session:
 
 
 class SqliteRunStore:
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, durable: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        durable: bool = True,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._interrupted = interrupted
         self._busy_timeout = busy_timeout
         # FULL syncs the WAL at every commit: a committed state survives power loss too.
         self._synchronous = "FULL" if durable else "NORMAL"
@@ -132,6 +167,9 @@ class SqliteRunStore:
             )
             connection.execute(f"PRAGMA synchronous = {self._synchronous}")
             connection.create_function("dy_like", 3, _dy_like, deterministic=True)
+            if self._interrupted is not None:
+                check = self._interrupted
+                connection.set_progress_handler(lambda: 1 if check() else 0, _INTERRUPT_STEPS)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
@@ -154,7 +192,7 @@ class SqliteRunStore:
             raise StoreUnavailable(f"the database refused a write: {exc}") from exc
         except sqlite3.OperationalError as exc:
             _rollback(connection)
-            raise StoreUnavailable(f"the database is busy or unavailable: {exc}") from exc
+            raise _translated(exc) from exc
         except BaseException:
             _rollback(connection)
             raise

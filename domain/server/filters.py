@@ -231,26 +231,46 @@ def _json_op(actual: Any, op: Op, expected: Any) -> Truth:
 
 
 @lru_cache(maxsize=256)
-def _like_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
-    parts, escaped = [], False
+def _like_pieces(pattern: str, insensitive: bool) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """The pattern split at its ``%`` wildcards: each piece a regex of fixed width (``_`` is
+    any one character) and that width. One regex with ``.*`` per ``%`` backtracks
+    exponentially on a pattern like ``%%%…x``; matched piece by piece, the time is at most
+    the value's length times the pattern's."""
+    pieces: list[list[str]] = [[]]
+    escaped = False
     for char in pattern:
         if escaped:
-            parts.append(re.escape(char))
+            pieces[-1].append(re.escape(char))
             escaped = False
         elif char == "\\":
             escaped = True
         elif char == "%":
-            parts.append(".*")
+            pieces.append([])
         elif char == "_":
-            parts.append(".")
+            pieces[-1].append(".")
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if insensitive else 0))
+            pieces[-1].append(re.escape(char))
+    flags = re.DOTALL | (re.IGNORECASE if insensitive else 0)
+    return tuple((re.compile("".join(piece), flags), len(piece)) for piece in pieces)
 
 
 def like(pattern: str, value: str, insensitive: bool) -> bool:
     """SQL ``LIKE`` (``%``, ``_``, backslash escapes), case-sensitive unless asked."""
-    return _like_regex(pattern, insensitive).fullmatch(value) is not None
+    (first, _), *rest = _like_pieces(pattern, insensitive)
+    if not rest:
+        return first.fullmatch(value) is not None
+    *middle, (last, last_width) = rest
+    head = first.match(value)
+    if head is None:
+        return False
+    position = head.end()
+    for piece, _ in middle:  # each piece where it first fits leaves the most room after it
+        found = piece.search(value, position)
+        if found is None:
+            return False
+        position = found.end()
+    tail = len(value) - last_width  # the last piece ends the value
+    return tail >= position and last.fullmatch(value, tail) is not None
 
 
 def select_rows(rows: Sequence[Row], query: Select) -> list[Row]:
