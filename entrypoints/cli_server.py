@@ -8,12 +8,14 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
 from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
 from dockyard.domain.errors import DockyardError
+from dockyard.entrypoints.cli_services import services_options, services_settings
 from dockyard.entrypoints.containers import Container
 
 log = logging.getLogger("dockyard.server")
@@ -114,6 +116,7 @@ def server() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="DEBUG logs one line per request.",
 )
+@services_options
 def start(
     *,
     hosts: tuple[str, ...],
@@ -125,6 +128,7 @@ def start(
     threads: int,
     max_body_size: int,
     log_level: str,
+    **services: Any,
 ) -> None:
     """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
 
@@ -132,6 +136,10 @@ def start(
     {"status": "ok"}. Everything is kept in one SQLite file: stopping and starting again
     loses nothing. Point Prefect 1 clients at it with PREFECT__BACKEND=server and
     PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
+
+    Prefect Server's services run inside: the scheduler (runs of flows with an active
+    schedule), the zombie killer and Lazarus (runs whose heartbeats stopped); see their
+    options below.
     """
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -146,6 +154,7 @@ def start(
     root = Container()
     root.config.from_dict({"server": settings})
     container = root.server  # only the server's resources are started
+    container.services_settings.override(services_settings(services))
     try:
         container.init_resources()
         container.service().tenancy.ensure_default_tenant()
@@ -165,9 +174,12 @@ def start(
     signal.signal(signal.SIGINT, stop)
     auth = "API key required" if settings["api_key"] else "no API key"
     log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), path, auth)
+    background = container.services()
+    background.start()
     try:
         api.run()
     finally:
+        background.stop()
         release_waiters()
         api.close()
         container.shutdown_resources()

@@ -46,10 +46,14 @@ class _Session:
         self._db = connection
 
     def select(self, query: Select) -> list[Row]:
-        columns = list(table(query.table).columns)
+        source = table(query.table)
+        columns = list(query.columns or source.columns)
+        unknown = set(columns) - set(source.columns)
+        if unknown:
+            raise ValueError(f"unknown columns {sorted(unknown)} for {query.table}")
         compiler = Compiler()
         sql = compiler.select(query, columns)
-        kinds = [table(query.table).columns[c] for c in columns]
+        kinds = [source.columns[c] for c in columns]
         rows = self._db.execute(sql, compiler.params).fetchall()
         return [{c: _decode(k, v) for c, k, v in zip(columns, kinds, row, strict=True)} for row in rows]
 

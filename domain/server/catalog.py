@@ -184,6 +184,7 @@ TABLES: dict[str, Table] = {
                 "idempotency_key": T,
                 "scheduled_start_time": TS,
                 "times_resurrected": N,
+                "auto_scheduled": B,  # created by the scheduler from the flow's schedule
                 **_RUN_STATE_COLUMNS,
                 **_STAMPS,
             },

@@ -92,6 +92,9 @@ class Select:
     order_by: tuple[Order, ...] = ()
     limit: int | None = None
     offset: int | None = None
+    # Only these columns (every one when empty): a pass over many rows need not decode
+    # the large JSON columns it does not read.
+    columns: tuple[str, ...] = ()
 
 
 def eq(column: str, value: Any) -> Compare:

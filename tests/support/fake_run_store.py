@@ -50,7 +50,11 @@ class FakeSession:
         rows = sort_rows(self._matching(query.table, query.where), query.order_by)
         start = query.offset or 0
         end = None if query.limit is None else start + query.limit
-        return [copy.deepcopy(r) for r in rows[start:end]]
+        picked = rows[start:end]
+        if query.columns:
+            assert not set(query.columns) - set(table(query.table).columns), "unknown columns"
+            return [{c: copy.deepcopy(r.get(c)) for c in query.columns} for r in picked]
+        return [copy.deepcopy(r) for r in picked]
 
     def insert(self, table_name: str, row: Mapping[str, Any]) -> None:
         assert self._writable, "insert outside a writing unit of work"
