@@ -136,7 +136,10 @@ def services(*, db_path: Path | None, once: bool, log_level: str, **options: Any
     settings = services_settings(options)
     path = (db_path or default_db_path()).expanduser().resolve()
     root = Container()
-    root.config.from_dict({"server": {"db_path": str(path)}})
+    # No API here: the settings for serving requests only need to be valid.
+    root.config.from_dict(
+        {"server": {"db_path": str(path), "api_key": None, "max_body_size": 1, "max_listeners": 1}}
+    )
     container = root.server
     container.services_settings.override(settings)
     try:
