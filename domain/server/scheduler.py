@@ -47,7 +47,7 @@ from dockyard.domain.server.filters import (
 from dockyard.domain.server.lookup import by_id
 from dockyard.domain.server.runs import FlowRuns, NewFlowRun, delete_flow_runs
 from dockyard.domain.server.schedules import ClockEvent, Schedule, UnsupportedSchedule, load_schedule
-from dockyard.domain.server.timestamps import canonical
+from dockyard.domain.server.timestamps import canonical, parse
 
 if TYPE_CHECKING:
     from dockyard.ports.run_store import StoreSession
@@ -193,12 +193,18 @@ class Scheduler:
         schedule = self._schedule(plan.flow_id, doc)
         if schedule is None:
             return None
+        latest = max(future, default=None)
+        after, wanted = now, self._runs_ahead
+        if latest is not None and not schedule.adjustments:
+            # The runs made are the first events after now: only the ones after the latest
+            # are missing, and computing just those spares walking the schedule again.
+            # (Adjustments move times, so an adjusted latest says nothing of the clocks.)
+            after, wanted = parse(latest), self._runs_ahead - len(future)
         try:
-            events = schedule.next(self._runs_ahead, after=now)
+            events = schedule.next(wanted, after=after)
         except Exception as exc:  # a schedule must never stop the scheduler
             self._report(plan.flow_id, f"evaluating the schedule failed: {exc!r}")
             return None
-        latest = max(future, default=None)
         for event in events:
             start = canonical(event.start_time)
             if start <= canonical(now):
@@ -269,11 +275,17 @@ class Scheduler:
             return 0
         group = by_id(session, "flow_group", str(flow["flow_group_id"])) or {}
         tasks = session.select(Select("task", where=eq("flow_id", plan.flow_id), columns=("id", "cache_key")))
+        keys = [idempotency_key(event) for event in plan.events]
+        made = all_of(eq("flow_id", plan.flow_id), Compare("idempotency_key", Op.IN, keys))
+        exists = {
+            row["idempotency_key"]
+            for row in session.select(Select("flow_run", where=made, columns=("idempotency_key",)))
+        }
         created = 0
-        for event in plan.events:
-            key = idempotency_key(event)
-            if self._runs.with_key(session, plan.flow_id, key) is not None:
+        for event, key in zip(plan.events, keys, strict=True):
+            if key in exists:
                 continue
+            exists.add(key)
             request = NewFlowRun(
                 flow_id=plan.flow_id,
                 parameters=dict(event.parameter_defaults),
