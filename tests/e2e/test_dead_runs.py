@@ -28,6 +28,7 @@ import docker.errors
 import pytest
 
 from support.agent_process import AgentProcess, wait_until
+from support.dockyard_cli import dockyard_run, wait_final
 from support.prefect_client import PREFECT_CLI, prefect_env, run_python
 from support.server_process import ServerProcess, running_server
 
@@ -244,3 +245,22 @@ def test_docker_pause_with_prefects_docker_agent(
     task = _task(run)
     assert task["state"] == "Failed" and "No heartbeat detected" in task["state_message"], task
     assert "Rescheduled by a Lazarus process." in [s["message"] for s in run["states"]]
+
+
+def test_a_long_command_run_is_kept_alive_by_the_agents_heartbeats(
+    agents: list[AgentProcess], tmp_path: Path, test_image: Any
+) -> None:
+    """A run with a plain command has no flow runner to send heartbeats; the agent sends
+    them (every 30 s), so Lazarus (here after 45 s of silence) never takes it for dead."""
+    image = test_image("busybox")
+    label = f"alive-{uuid.uuid4().hex[:8]}"
+    with running_server(tmp_path / "alive.db", extra_args=["--lazarus-threshold", "45"]) as server:
+        agents.append(
+            AgentProcess(server.url, log_dir=tmp_path, args=["--label", label, "--no-pull"]).start()
+        )
+        created = dockyard_run(
+            server.url, "create", "--image", image, "--label", label, "--command", "sleep 60; echo done"
+        )
+        run = wait_final(server.url, str(created["id"]), timeout=150)
+
+    assert [s["state"] for s in run["states"]] == ["Scheduled", "Submitted", "Running", "Success"], run
