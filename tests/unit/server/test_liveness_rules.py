@@ -111,6 +111,17 @@ def test_flow_run_heartbeats_keep_its_task_runs_alive(store: RunStore) -> None:
     assert _row(service, "task_run", task_run)["state"] == "Running"
 
 
+def test_a_task_run_heartbeat_keeps_it_alive_too(store: RunStore) -> None:
+    service, clock, _, task_run = _setup(store)
+    clock.advance(THRESHOLD - 1)
+    service.flow_runs.heartbeat("task_run", task_run)  # update_task_run_heartbeat
+    clock.advance(THRESHOLD / 2)  # the flow run's heartbeat is stale, the task run's is not
+    assert _killer(service).run_once().task_runs_failed == 0
+    clock.advance(THRESHOLD)
+    assert _killer(service).run_once().task_runs_failed == 1
+    assert _row(service, "task_run", task_run)["state"] == "Failed"
+
+
 def test_a_task_with_retries_left_is_retried_then_failed(store: RunStore) -> None:
     service, clock, run, task_run = _setup(store, max_retries=1)
     version = service.deps.queue_signal.version
