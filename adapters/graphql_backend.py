@@ -74,6 +74,11 @@ mutation($input: write_run_logs_input!) {
 }"""
 
 
+RUNNING_TASK_RUNS = """
+query($where: task_run_bool_exp) {
+    task_run(where: $where) { id version serialized_state }
+}"""
+
 LAST_LOG = """
 query($id: uuid!, $name: String) {
     flow_run_by_pk(id: $id) {
@@ -159,6 +164,31 @@ class GraphQLBackend:
         data = self._transport.execute(WRITE_RUN_LOGS, {"input": {"logs": [_log(item) for item in logs]}})
         if not (data.get("write_run_logs") or {}).get("success"):
             raise BackendError("the API did not accept the run logs")
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        # One request for all of them: one aliased update_flow_run_heartbeat per run.
+        params = ", ".join(f"$r{i}: UUID!" for i in range(len(run_ids)))
+        fields = " ".join(
+            f"r{i}: update_flow_run_heartbeat(input: {{flow_run_id: $r{i}}}) {{ success }}"
+            for i in range(len(run_ids))
+        )
+        self._transport.execute(
+            f"mutation({params}) {{ {fields} }}", {f"r{i}": run_id for i, run_id in enumerate(run_ids)}
+        )
+
+    def running_task_runs(self, run_id: str) -> list[TaskRunInfo]:
+        where = {"flow_run_id": {"_eq": run_id}, "state": {"_in": ["Running", "Cancelling"]}}
+        data = self._transport.execute(RUNNING_TASK_RUNS, {"where": where})
+        return [
+            TaskRunInfo(
+                id=str(tr["id"]),
+                version=int(tr.get("version") or 0),
+                serialized_state=tr.get("serialized_state") or {},
+            )
+            for tr in data.get("task_run") or []
+        ]
 
     def run_statuses(self, ids: Sequence[str]) -> dict[str, RunStatus]:
         if not ids:

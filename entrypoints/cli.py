@@ -10,6 +10,7 @@ from dockyard.entrypoints.cli_agent import agent
 from dockyard.entrypoints.cli_agent_start import start as agent_start
 from dockyard.entrypoints.cli_run import run
 from dockyard.entrypoints.cli_server import server
+from dockyard.entrypoints.cli_services import services
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -24,6 +25,7 @@ def cli() -> None:
 
 
 cli.add_command(server)
+server.add_command(services)
 cli.add_command(run)
 cli.add_command(agent)
 agent.add_command(agent_start)

@@ -19,6 +19,7 @@ from dockyard.adapters.graphql_api.limits import OPTION_NAMES, QueryLimits
 from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
 from dockyard.domain.errors import DockyardError
+from dockyard.entrypoints.cli_services import services_options, services_settings
 from dockyard.entrypoints.containers import Container
 
 log = logging.getLogger("dockyard.server")
@@ -187,6 +188,7 @@ def server() -> None:
     help="DEBUG logs one line per request.",
 )
 @_limit_options
+@services_options
 def start(
     *,
     hosts: tuple[str, ...],
@@ -198,7 +200,7 @@ def start(
     threads: int,
     max_body_size: int,
     log_level: str,
-    **limits: Any,
+    **options: Any,
 ) -> None:
     """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
 
@@ -213,11 +215,17 @@ def start(
     Each refusal is an error naming the limit, its value and the option that sets it; each
     option can also be set as DOCKYARD_SERVER_<OPTION> (e.g. DOCKYARD_SERVER_MAX_QUERY_COST).
     SIGTERM stops within a few seconds: requests in flight finish (or are cut off) first.
+
+    Prefect Server's services run inside: the scheduler (runs of flows with an active
+    schedule), the zombie killer and Lazarus (runs whose heartbeats stopped); see their
+    options below.
     """
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     path = database_path(db_path)
+    limits = {name: value for name, value in options.items() if name in OPTION_NAMES}
+    services = {name: value for name, value in options.items() if name not in OPTION_NAMES}
     settings = {
         "db_path": str(path),
         "api_key": _read_key(api_key, api_key_file),
@@ -228,6 +236,7 @@ def start(
     root = Container()
     root.config.from_dict({"server": settings})
     container = root.server  # only the server's resources are started
+    container.services_settings.override(services_settings(services))
     try:
         container.init_resources()
         container.service().tenancy.ensure_default_tenant()
@@ -247,6 +256,8 @@ def start(
     signal.signal(signal.SIGINT, stop)
     auth = "API key required" if settings["api_key"] else "no API key"
     log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), path, auth)
+    background = container.services()
+    background.start()
     log.info("dashboard at %s/", api.urls[0])
     try:
         api.run()
@@ -255,7 +266,9 @@ def start(
         log.info("stopping: %d request(s) in flight get %.1f s to finish", api.in_flight(), SHUTDOWN_GRACE)
         deadlines.cut_off(SHUTDOWN_GRACE)  # new requests are answered 503 from now on
         queue_signal.release_all()  # agents' long polls answer at once
-        if api.shut_down(SHUTDOWN_GRACE + FLUSH_GRACE):
+        background.ask_to_stop()  # the services end their pass under way meanwhile
+        served = api.shut_down(SHUTDOWN_GRACE + FLUSH_GRACE)
+        if background.stop(FLUSH_GRACE) and served:
             container.shutdown_resources()  # no thread uses the database any more
         else:
             log.warning("the database is left for the process exit to close")

@@ -1,8 +1,8 @@
 """ServerContainer: how the embedded backend is put together.
 
-Store (SQLite) -> domain use cases -> GraphQL API and dashboard -> one WSGI app. Nested in
-the composition root as ``Container.server``; tests override ``store`` or ``clock`` as they
-need.
+Store (SQLite) -> domain use cases -> GraphQL API and dashboard -> one WSGI app, plus the
+background services (scheduler, zombie killer, Lazarus). Nested in the composition root as
+``Container.server``; tests override ``store`` or ``clock`` as they need.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dockyard.adapters.sqlite import SqliteRunStore
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.notifications import QueueSignal
 from dockyard.domain.server.service import ServerService
+from dockyard.domain.server.services import BackgroundServices, ServicesSettings
 
 
 class SystemClock:
@@ -60,7 +61,10 @@ class ServerContainer(containers.DeclarativeContainer):
     # Use cases
     queue_signal = providers.Singleton(QueueSignal, max_waiters=config.max_listeners.as_(int))
     deps = providers.Singleton(Dependencies, store=store, clock=clock, queue_signal=queue_signal)
-    service = providers.Singleton(ServerService, deps=deps)
+    # What the background services do; `dockyard server start` overrides it from its options.
+    services_settings = providers.Object(ServicesSettings())
+    service = providers.Singleton(ServerService, deps=deps, scheduling=services_settings.provided.scheduler)
+    services = providers.Singleton(BackgroundServices, service=service, settings=services_settings)
 
     # The API
     api = providers.Singleton(GraphQLApi, service=service, limits=limits, deadlines=deadlines)

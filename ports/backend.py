@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
+from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate, TaskRunInfo
 
 
 @runtime_checkable
@@ -49,6 +49,13 @@ class Backend(Protocol):
 
     def write_run_logs(self, logs: Sequence[RunLog]) -> None:
         """Append run logs."""
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        """Tell the backend these flow runs are alive (``update_flow_run_heartbeat``): for
+        runs with no flow runner inside to say so, whose silence would read as death."""
+
+    def running_task_runs(self, run_id: str) -> list[TaskRunInfo]:
+        """The flow run's task runs still in a running state (Running, Cancelling)."""
 
     def run_statuses(self, ids: Sequence[str]) -> dict[str, RunStatus]:
         """Current state of each given run; runs the backend does not know are left out."""

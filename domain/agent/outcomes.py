@@ -13,7 +13,7 @@ from enum import Enum
 
 from dockyard.domain.agent.model import RunStatus
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun
-from dockyard.domain.states import FINISHED_STATES
+from dockyard.domain.states import FINISHED_STATES, SCHEDULED_STATES
 from dockyard.ports.container_runtime import ContainerState
 
 LIVE_STATUSES = frozenset({"running", "paused", "restarting"})
@@ -34,6 +34,7 @@ class Outcome(Enum):
     FAILED = "Failed"
     CANCELLED = "Cancelled"
     TIMED_OUT = "timed out"
+    REQUEUED = "requeued"  # the run is back in the queue: nothing to record, just remove
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,16 @@ def decide(obs: Observation, *, now: float) -> Decision:
     stopping = tracked is not None and tracked.phase is Phase.STOPPING
     if not stopping and known and status is not None and status.state in {"Cancelling", "Cancelled"}:
         return Decision(Verb.STOP, reason=StopReason.CANCELLED, why=f"the run is {status.state}")
+    if (
+        not stopping
+        and known
+        and tracked is not None
+        and status is not None
+        and status.state in SCHEDULED_STATES
+    ):
+        # Rescheduled while this container still holds it (Lazarus took its silence for
+        # death): stop it, so the run is never executed twice, and let it be deployed again.
+        return Decision(Verb.STOP, reason=StopReason.REQUEUED, why="the backend rescheduled the run")
     if not stopping and tracked is not None and _timed_out(tracked, now):
         return Decision(Verb.STOP, reason=StopReason.TIMED_OUT, why=f"ran longer than {tracked.timeout:g}s")
     if tracked is None:
@@ -87,6 +98,8 @@ def settle_outcome(container: ContainerState, tracked: TrackedRun | None, status
     reason = tracked.stop_reason if tracked is not None else None
     if status.state in FINISHED_STATES:
         return Outcome.ALREADY_FINAL
+    if reason is StopReason.REQUEUED or status.state in SCHEDULED_STATES:
+        return Outcome.REQUEUED  # its outcome is no longer the run's: it runs again
     if reason is StopReason.CANCELLED or status.state == "Cancelling":
         return Outcome.CANCELLED
     if reason is StopReason.TIMED_OUT:

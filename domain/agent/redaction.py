@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
+from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate, TaskRunInfo
 from dockyard.domain.agent.plan import REDACTED
 from dockyard.ports.backend import Backend
 from dockyard.ports.output import FlowOutput
@@ -81,6 +81,12 @@ class RedactingBackend:
 
     def write_run_logs(self, logs: Sequence[RunLog]) -> None:
         self._backend.write_run_logs([replace(log, message=self._redactor.text(log.message)) for log in logs])
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        self._backend.heartbeat(run_ids)
+
+    def running_task_runs(self, run_id: str) -> list[TaskRunInfo]:
+        return self._backend.running_task_runs(run_id)
 
     def run_statuses(self, ids: Sequence[str]) -> dict[str, RunStatus]:
         return self._backend.run_statuses(ids)

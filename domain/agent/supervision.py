@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dockyard.domain.agent.health import AgentHealth
+from dockyard.domain.agent.heartbeats import Heartbeats
 from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, INSTANCE, SHIP_LOGS, TIMEOUT
 from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
 from dockyard.domain.agent.outbox import RunLogOutbox
@@ -36,7 +37,7 @@ from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter, RunLo
 from dockyard.domain.agent.ownership import Owner, Standing, Takeover, awaits_its_owner, container_standing
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker
 from dockyard.domain.errors import DockyardError, RuntimeUnavailable
-from dockyard.domain.states import FINISHED_STATES, state_document
+from dockyard.domain.states import FINISHED_STATES, SCHEDULED_STATES, state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime, ContainerState
@@ -109,6 +110,7 @@ class Supervisor:
         self._outcome_logged: set[str] = set()  # containers whose outcome log is queued
         self._last_full_check: float | None = None
         self.outbox = outbox or RunLogOutbox(backend.write_run_logs)
+        self._heartbeats = Heartbeats(backend, clock)
         self._closed = threading.Event()
         self._lock = threading.Lock()
 
@@ -174,6 +176,7 @@ class Supervisor:
         for run_id, container in foreign.items():
             waiting = awaits_its_owner(container, statuses.get(run_id), run_id in asked)
             self._takeover.observe(container.id, waiting, now)
+        self._heartbeats.beat(tracked.values(), by_run)
         if answered and full_check:
             for run_id in watched - set(by_run):
                 self._container_vanished(tracked[run_id], statuses.get(run_id))
@@ -283,7 +286,9 @@ class Supervisor:
         """What recording this container's outcome takes: its output first (so shipped
         logs come before the final state), then the state and the log to write."""
         self._finish_output(run_id, container)
-        if outcome is Outcome.ALREADY_FINAL:
+        if outcome is Outcome.REQUEUED:
+            log.info("Flow run %s was rescheduled; its container %s ends here", run_id, container.id[:12])
+        if outcome in (Outcome.ALREADY_FINAL, Outcome.REQUEUED):
             return _Settlement(container.id, run_id)
         tracked = self._tracker.get(run_id)
         failed = outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
@@ -324,7 +329,20 @@ class Supervisor:
                     )
         for item in settlements:
             if item.run_id in recorded:
+                self._end_task_runs(item)
                 self._finish_settlement(item)
+
+    def _end_task_runs(self, item: _Settlement) -> None:
+        """A run the agent ended takes its still-running task runs with it (nothing inside
+        the container can end them now), with the same state and reason."""
+        if item.update is None or item.update.state.get("type") not in ("Failed", "Cancelled"):
+            return
+        state = state_document(str(item.update.state["type"]), item.update.state.get("message"))
+        try:
+            for task_run in self._backend.running_task_runs(item.run_id):
+                self._backend.set_task_run_state(task_run.id, task_run.version, state)
+        except DockyardError as exc:  # the backend's zombie killer ends them in time
+            log.warning("Could not end the task runs of flow run %s: %s", item.run_id, exc)
 
     def _finish_settlement(self, item: _Settlement) -> None:
         if item.update is not None:
@@ -345,7 +363,7 @@ class Supervisor:
         self._on_capacity_freed()
 
     def _container_vanished(self, tracked: TrackedRun, status: RunStatus | None) -> None:
-        if status is not None and status.state not in FINISHED_STATES:
+        if status is not None and status.state not in FINISHED_STATES | SCHEDULED_STATES:
             message = "The flow run's container disappeared before it finished (removed outside dockyard?)."
             log.error("Flow run %s: %s", tracked.run_id, message)
             try:

@@ -22,6 +22,7 @@ class Phase(Enum):
 class StopReason(Enum):
     CANCELLED = "cancelled"
     TIMED_OUT = "timed out"
+    REQUEUED = "requeued"  # the backend put the run back in the queue (e.g. Lazarus)
 
 
 @dataclass(frozen=True)

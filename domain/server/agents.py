@@ -91,12 +91,12 @@ class Agents:
                 run = runs[log.flow_run_id]
                 if run is None:
                     continue
-                session.insert("log", _log_row(log, run, self._deps.new_id(), now))
+                session.insert("log", log_row(log, run, self._deps.new_id(), now))
                 written += 1
             return written
 
 
-def _log_row(log: NewLog, run: Mapping[str, Any], log_id: str, now: str) -> Row:
+def log_row(log: NewLog, run: Mapping[str, Any], log_id: str, now: str) -> Row:
     level = (log.level or "INFO").upper()
     return {
         "id": log_id,

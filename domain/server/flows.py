@@ -10,8 +10,9 @@ saw returns the current flow instead of creating a version (``prefect register``
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dockyard.domain.server.context import Dependencies
@@ -21,9 +22,12 @@ from dockyard.domain.server.flow_parts import insert_edges, insert_tasks
 from dockyard.domain.server.lookup import by_id, first, require
 from dockyard.domain.server.removal import delete_flow_runs, delete_flows
 from dockyard.domain.server.runs import FlowRuns
+from dockyard.domain.server.scheduler import effective_schedule, unschedule
 
 if TYPE_CHECKING:
     from dockyard.ports.run_store import StoreSession
+
+log = logging.getLogger("dockyard.server")
 
 FLOW_GROUP_SETTINGS = {"heartbeat_enabled": True, "lazarus_enabled": True, "version_locking_enabled": False}
 _OLDEST_CORE = (0, 6, 1)
@@ -38,10 +42,33 @@ def _check_core_version(version: Any) -> str | None:
     return str(version)
 
 
+def unscheduled_required_parameters(flow: Row, group: Mapping[str, Any] | None) -> set[str]:
+    """Required parameters some clock of the flow's schedule would leave without a value
+    (the flow group's defaults count for every clock)."""
+    schedule = effective_schedule(flow, group)
+    required = {
+        str(p.get("name"))
+        for p in flow.get("parameters") or []
+        if isinstance(p, Mapping) and p.get("required")
+    }
+    if schedule is None or not required:
+        return set()
+    missing = required - set((group or {}).get("default_parameters") or {})
+    clocks = schedule.get("clocks") if isinstance(schedule, Mapping) else None
+    unmet: set[str] = set()
+    for clock in clocks if isinstance(clocks, list) else []:
+        given = clock.get("parameter_defaults") if isinstance(clock, Mapping) else None
+        unmet |= missing - set(given if isinstance(given, Mapping) else {})
+    return unmet
+
+
 class Flows:
-    def __init__(self, deps: Dependencies) -> None:
+    def __init__(self, deps: Dependencies, *, on_activated: Callable[[str], object] | None = None) -> None:
         self._deps = deps
         self._runs = FlowRuns(deps)
+        # Called once a flow's schedule is active and committed: the scheduler creates
+        # its runs at once instead of at its next pass.
+        self._on_activated = on_activated
 
     def create_flow(
         self,
@@ -70,7 +97,7 @@ class Flows:
                 )
                 if current is not None:
                     return str(current["id"])
-            return self._insert_flow(
+            flow = self._insert_flow(
                 session,
                 project,
                 group,
@@ -80,6 +107,9 @@ class Flows:
                 description=description,
                 key=idempotency_key,
             )
+        if flow["is_schedule_active"]:
+            self._activated(str(flow["id"]))
+        return str(flow["id"])
 
     def _version_group_of(self, session: StoreSession, project_id: str, name: str) -> str:
         newest = first(
@@ -118,7 +148,7 @@ class Flows:
         schedule_active: bool,
         description: str | None,
         key: str | None,
-    ) -> str:
+    ) -> Row:
         now, flow_id = self._deps.now(), self._deps.new_id()
         siblings = session.select(Select("flow", where=eq("flow_group_id", group["id"])))
         tasks, edges = serialized.pop("tasks", None), serialized.pop("edges", None)
@@ -138,19 +168,24 @@ class Flows:
             "parameters": serialized.get("parameters") or [],
             "settings": {},
             "schedule": serialized.get("schedule"),
-            "is_schedule_active": schedule_active and serialized.get("schedule") is not None,
+            "is_schedule_active": False,
             "archived": False,
             "created": now,
             "updated": now,
             "serialized_flow": {**serialized, "tasks": [], "edges": []},
         }
+        # As in Prefect Server, a schedule that cannot be turned on (a required parameter no
+        # clock gives) leaves the new flow inactive rather than failing its registration.
+        if schedule_active and effective_schedule(flow, group) is not None:
+            flow["is_schedule_active"] = not unscheduled_required_parameters(flow, group)
         session.insert("flow", flow)
         self._append(session, flow, tasks, edges, now)
         for sibling in siblings:
             if not sibling["archived"]:
                 session.update("flow", eq("id", sibling["id"]), {"archived": True, "updated": now})
+                unschedule(session, eq("id", sibling["id"]))  # an archived version runs no more
         session.update("flow_group", eq("id", group["id"]), {"idempotency_key": key, "updated": now})
-        return flow_id
+        return flow
 
     def _append(self, session: StoreSession, flow: Row, tasks: Any, edges: Any, now: str) -> None:
         added_tasks = insert_tasks(session, flow, tasks, self._deps.new_id, now)
@@ -173,14 +208,22 @@ class Flows:
             self._append(session, flow, None, serialized_edges, self._deps.now())
 
     def set_schedule_active(self, flow_id: str, active: bool) -> None:
-        """Store the flag (a flow without a schedule stays inactive); dockyard has no
-        scheduler, so runs are only created on request."""
+        """Turn a flow's schedule on (its runs are created at once) or off (its scheduled
+        runs that have not started are deleted). A flow without a schedule stays off; one
+        whose schedule leaves a required parameter without a value cannot be turned on."""
         with self._deps.store.unit_of_work(write=True) as session:
             flow = require(session, "flow", flow_id, f"Flow {flow_id} not found.")
-            is_active = active and flow.get("schedule") is not None
+            group = by_id(session, "flow_group", str(flow["flow_group_id"]))
+            is_active = active and effective_schedule(flow, group) is not None
+            if is_active and unscheduled_required_parameters(flow, group):
+                raise InvalidInput("Can not schedule a flow that has required parameters.")
             session.update(
                 "flow", eq("id", flow_id), {"is_schedule_active": is_active, "updated": self._deps.now()}
             )
+            if not is_active:
+                unschedule(session, eq("id", flow_id))
+        if is_active:
+            self._activated(flow_id)
 
     def archive_flow(self, flow_id: str) -> bool:
         """Archive the flow, as Prefect Server does: its Scheduled runs leave the queue -
@@ -213,3 +256,11 @@ class Flows:
                 raise InvalidInput("Invalid flow or project ID.")
             session.update("flow", eq("id", flow_id), {"project_id": project_id, "updated": self._deps.now()})
             return flow_id
+
+    def _activated(self, flow_id: str) -> None:
+        if self._on_activated is None:
+            return
+        try:
+            self._on_activated(flow_id)
+        except Exception:  # the flag is set; the scheduler's next pass creates the runs
+            log.warning("Could not schedule the runs of flow %s now", flow_id, exc_info=True)

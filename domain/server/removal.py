@@ -26,7 +26,7 @@ def _batches(ids: Sequence[str]) -> Iterator[list[str]]:
 
 
 def _ids(session: StoreSession, table: str, where: Filter) -> list[str]:
-    return [str(row["id"]) for row in session.select(Select(table, where))]
+    return [str(row["id"]) for row in session.select(Select(table, where, columns=("id",)))]
 
 
 def delete_flow_runs(session: StoreSession, where: Filter) -> int:

@@ -76,46 +76,67 @@ class FlowRuns:
         with self._deps.store.unit_of_work(write=True) as session:
             flow = self._flow_for(session, request)
             if request.idempotency_key is not None:
-                same = first(
-                    session,
-                    "flow_run",
-                    all_of(eq("flow_id", flow["id"]), eq("idempotency_key", request.idempotency_key)),
-                )
+                same = self.with_key(session, flow["id"], request.idempotency_key)
                 if same is not None:
                     return str(same["id"]), False
             group = by_id(session, "flow_group", flow["flow_group_id"]) or {}
-            if request.context is not None and not isinstance(request.context, Mapping):
-                raise InvalidInput("Flow run context must be a JSON object.")
-            now = self._deps.now()
-            start = normalise(request.scheduled_start_time) if request.scheduled_start_time else now
-            run: Row = {
-                "id": self._deps.new_id(),
-                "tenant_id": flow["tenant_id"],
-                "flow_id": flow["id"],
-                "name": request.name or self._deps.run_name(),
-                "labels": run_labels(
-                    list(request.labels) if request.labels is not None else None,
-                    request.run_config,
-                    group,
-                    flow,
-                ),
-                "parameters": run_parameters(request.parameters, group, flow),
-                "run_config": run_config(request.run_config, group, flow),
-                "context": dict(request.context or {}),
-                "idempotency_key": request.idempotency_key,
-                "scheduled_start_time": start,
-                "auto_scheduled": request.auto_scheduled,
-                "version": 0,
-                "times_resurrected": 0,
-                "created": now,
-                "updated": now,
-            }
-            session.insert("flow_run", run)
-            for task in session.select(Select("task", where=eq("flow_id", flow["id"]))):
-                self._insert_task_run(session, run, task, now)
-            scheduled = state_document("Scheduled", "Flow run scheduled.", start_time=parse(start))
-            self._write(session, run, scheduled, ANONYMOUS, now)
-            return str(run["id"]), True
+            tasks = session.select(Select("task", where=eq("flow_id", flow["id"])))
+            return self.insert(session, flow, group, tasks, request=request, now=self._deps.now()), True
+
+    @staticmethod
+    def with_key(session: StoreSession, flow_id: str, idempotency_key: str) -> Row | None:
+        """The flow's run created with this idempotency key, if there is one."""
+        return first(
+            session, "flow_run", all_of(eq("flow_id", flow_id), eq("idempotency_key", idempotency_key))
+        )
+
+    def insert(
+        self,
+        session: StoreSession,
+        flow: Row,
+        group: Row,
+        tasks: Sequence[Row],
+        *,
+        request: NewFlowRun,
+        now: str,
+    ) -> str:
+        """Add one run of ``flow`` (with its Pending task runs and its Scheduled state) in
+        the caller's unit of work. Idempotency keys are the caller's to check."""
+        if request.context is not None and not isinstance(request.context, Mapping):
+            raise InvalidInput("Flow run context must be a JSON object.")
+        start = normalise(request.scheduled_start_time) if request.scheduled_start_time else now
+        run: Row = {
+            "id": self._deps.new_id(),
+            "tenant_id": flow["tenant_id"],
+            "flow_id": flow["id"],
+            "name": request.name or self._deps.run_name(),
+            "labels": run_labels(
+                list(request.labels) if request.labels is not None else None,
+                request.run_config,
+                group,
+                flow,
+            ),
+            "parameters": run_parameters(request.parameters, group, flow),
+            "run_config": run_config(request.run_config, group, flow),
+            "context": dict(request.context or {}),
+            "idempotency_key": request.idempotency_key,
+            "scheduled_start_time": start,
+            "version": 0,
+            "times_resurrected": 0,
+            "auto_scheduled": request.auto_scheduled,
+            "created": now,
+            "updated": now,
+        }
+        scheduled = state_document("Scheduled", "Flow run scheduled.", start_time=parse(start))
+        # The run is inserted with its first state already written: one row, one history entry.
+        changes = flow_run_write(run, scheduled, now, None)
+        session.insert("flow_run", {**run, **changes})
+        self._history(session, run, changes)
+        for task in tasks:
+            session.insert(
+                "task_run", new_task_run(self._deps.new_id(), run, task, map_index=-1, version=1, now=now)
+            )
+        return str(run["id"])
 
     def _flow_for(self, session: StoreSession, request: NewFlowRun) -> Row:
         if request.flow_id is not None:
@@ -136,17 +157,19 @@ class FlowRuns:
             raise InvalidInput(f"Flow {flow['id']} is archived.")
         return flow
 
-    def _insert_task_run(self, session: StoreSession, run: Row, task: Row, now: str) -> None:
-        """The Pending task run (map index -1, version 1) a new flow run gets per task."""
-        session.insert(
-            "task_run", new_task_run(self._deps.new_id(), run, task, map_index=-1, version=1, now=now)
-        )
-
-    def _write(
+    def write_state(
         self, session: StoreSession, run: Row, doc: Mapping[str, Any], caller: Caller, now: str
     ) -> None:
+        """Write a new state onto ``run`` in the caller's unit of work, by the state rules:
+        version, derived columns, a history row; a Cancelled run cancels its task runs."""
         changes = flow_run_write(run, doc, now, caller.agent_id)
         session.update("flow_run", eq("id", run["id"]), changes)
+        self._history(session, run, changes)
+        run.update(changes)
+        if changes["state"] == "Cancelled":
+            self._cancel_task_runs(session, run, now)
+
+    def _history(self, session: StoreSession, run: Row, changes: Mapping[str, Any]) -> None:
         session.insert(
             "flow_run_state",
             {
@@ -154,9 +177,6 @@ class FlowRuns:
                 "tenant_id": run["tenant_id"],
             },
         )
-        run.update(changes)
-        if changes["state"] == "Cancelled":
-            self._cancel_task_runs(session, run, now)
 
     def _cancel_task_runs(self, session: StoreSession, run: Row, now: str) -> None:
         unfinished = all_of(eq("flow_run_id", run["id"]), Compare("state", Op.NIN, sorted(FINISHED_STATES)))
@@ -182,7 +202,7 @@ class FlowRuns:
                 run = by_id(session, "flow_run", run_id)
                 if run is None:
                     raise NotFound(f"State update failed for flow run ID {run_id}: flow run not found.")
-                self._write(session, run, doc, caller, now)
+                self.write_state(session, run, doc, caller, now)
         if any(doc.get("type") in SCHEDULED_STATES for _, doc in states):
             self._deps.queue_signal.bump()  # rescheduled: back in the queue
         return [run_id for run_id, _ in states]
@@ -203,7 +223,7 @@ class FlowRuns:
             doc = state_document("Cancelling", message or "Flow run is cancelling")
         else:
             doc = state_document("Cancelled", message or "Flow run is cancelled")
-        self._write(session, run, doc, ANONYMOUS, self._deps.now())
+        self.write_state(session, run, doc, ANONYMOUS, self._deps.now())
         return str(doc["type"])
 
     def delete_flow_run(self, run_id: str) -> bool:

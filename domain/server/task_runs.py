@@ -4,7 +4,7 @@ artifacts tasks publish."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.errors import InvalidInput, NotFound
@@ -13,6 +13,9 @@ from dockyard.domain.server.lookup import by_id, first, require
 from dockyard.domain.server.runs import new_task_run
 from dockyard.domain.server.transitions import history_row, task_run_write
 from dockyard.domain.states import SCHEDULED_STATES
+
+if TYPE_CHECKING:
+    from dockyard.ports.run_store import StoreSession
 
 
 class TaskRuns:
@@ -52,13 +55,26 @@ class TaskRuns:
                 if task_run is None:
                     raise NotFound(f"State update failed for task run ID {task_run_id}: task run not found.")
                 flow_run = by_id(session, "flow_run", task_run["flow_run_id"]) or {}
-                changes = task_run_write(task_run, flow_run.get("state"), doc, now)
-                session.update("task_run", eq("id", task_run_id), changes)
-                history = history_row("task_run_id", task_run_id, changes, self._deps.new_id())
-                session.insert("task_run_state", {**history, "tenant_id": task_run["tenant_id"]})
+                self.write_state(session, task_run, flow_run.get("state"), doc, now)
         if any(doc.get("type") in SCHEDULED_STATES for _, doc in states):
             self._deps.queue_signal.bump()  # a retry or resume: the run needs an agent again
         return [task_run_id for task_run_id, _ in states]
+
+    def write_state(
+        self,
+        session: StoreSession,
+        task_run: Row,
+        flow_run_state: str | None,
+        doc: Mapping[str, Any],
+        now: str,
+    ) -> None:
+        """Write a new state onto ``task_run`` in the caller's unit of work, by the state
+        rules (a running state needs a Running flow run; a history row is kept)."""
+        changes = task_run_write(task_run, flow_run_state, doc, now)
+        session.update("task_run", eq("id", task_run["id"]), changes)
+        history = history_row("task_run_id", task_run["id"], changes, self._deps.new_id())
+        session.insert("task_run_state", {**history, "tenant_id": task_run["tenant_id"]})
+        task_run.update(changes)
 
     def create_artifact(self, task_run_id: str, kind: str, data: Any) -> str:
         with self._deps.store.unit_of_work(write=True) as session:

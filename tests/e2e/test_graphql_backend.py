@@ -107,3 +107,36 @@ def test_a_wrong_key_is_unauthenticated(tmp_path: Path, session: requests.Sessio
         with pytest.raises(Unauthenticated):
             GraphQLBackend(transport).hello()
         GraphQLBackend(GraphQLTransport(session, server.url, api_key="right-key")).hello()
+
+
+def test_heartbeats_and_running_task_runs_through_the_real_api(
+    server: ServerProcess, session: requests.Session
+) -> None:
+    backend = backend_for(server, session)
+    tenant = server.data("query { tenant { id } }")["tenant"][0]["id"]
+    project = server.data(
+        "mutation($input: create_project_input!) { create_project(input: $input) { id } }",
+        {"input": {"tenant_id": tenant, "name": "beats"}},
+    )["create_project"]["id"]
+    flow = {"name": "beats", "__version__": "1.4.1", "tasks": [{"slug": "a-1"}, {"slug": "b-1"}]}
+    flow_id = server.data(
+        "mutation($input: create_flow_input!) { create_flow(input: $input) { id } }",
+        {"input": {"project_id": project, "serialized_flow": flow}},
+    )["create_flow"]["id"]
+    client = RunClient(GraphQLTransport(session, server.url))
+    runs = [client.create_flow_run(flow_id, run_config={}, labels=[], name=None) for _ in range(2)]
+    for run_id in runs:
+        backend.set_flow_run_state(run_id, None, state_document("Running", "go"))
+    before = {r["id"]: r["heartbeat"] for r in server.data("{ flow_run { id heartbeat } }")["flow_run"]}
+    task_runs = server.data(
+        "query($id: uuid!) { task_run(where: {flow_run_id: {_eq: $id}}) { id } }", {"id": runs[0]}
+    )["task_run"]
+    backend.set_task_run_state(task_runs[0]["id"], None, state_document("Running", "working"))
+
+    backend.heartbeat(runs)
+    (running,) = backend.running_task_runs(runs[0])
+
+    after = {r["id"]: r["heartbeat"] for r in server.data("{ flow_run { id heartbeat } }")["flow_run"]}
+    assert all(after[run_id] > before[run_id] for run_id in runs), "one request beat for both"
+    assert running.id == task_runs[0]["id"] and running.state == "Running"
+    assert backend.running_task_runs(runs[1]) == []

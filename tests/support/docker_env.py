@@ -51,8 +51,13 @@ def ensure_images(client: docker.DockerClient, names: Iterable[str]) -> None:
 def remove_labelled(client: docker.DockerClient, label: str) -> None:
     """Remove containers, then networks and volumes, carrying ``label`` (``key=value``)."""
     for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
             container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):  # its owner is removing it right now
+                raise
     for network in client.networks.list(filters={"label": label}):
         with contextlib.suppress(docker.errors.NotFound):
             network.remove()

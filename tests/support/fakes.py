@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dockyard.domain.agent.config import RegistryCredentials
-from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, StateUpdate
+from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, StateUpdate, TaskRunInfo
 from dockyard.domain.errors import (
     AgentNameInUse,
     BackendUnavailable,
@@ -58,6 +58,8 @@ class FakeBackend:
         self.runs: dict[str, StoredRun] = {}
         self.logs: list[RunLog] = []
         self.task_run_states: dict[str, list[dict[str, Any]]] = {}
+        self.task_runs: dict[str, list[TaskRunInfo]] = {}  # flow run id -> its task runs
+        self.heartbeats: list[list[str]] = []
         self.registered: list[dict[str, Any]] = []
         self.available = True
         self.agent_id = "agent-" + uuid.uuid4().hex[:8]
@@ -185,6 +187,20 @@ class FakeBackend:
     def set_task_run_state(self, task_run_id: str, version: int | None, state: Mapping[str, Any]) -> None:
         self._check()
         self.task_run_states.setdefault(task_run_id, []).append(dict(state))
+        with self._lock:
+            for run_id, task_runs in self.task_runs.items():
+                self.task_runs[run_id] = [
+                    replace(tr, serialized_state=dict(state)) if tr.id == task_run_id else tr
+                    for tr in task_runs
+                ]
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        self._check()
+        self.heartbeats.append(list(run_ids))
+
+    def running_task_runs(self, run_id: str) -> list[TaskRunInfo]:
+        self._check()
+        return [tr for tr in self.task_runs.get(run_id, []) if tr.state in ("Running", "Cancelling")]
 
     def write_run_logs(self, logs: Sequence[RunLog]) -> None:
         self._check()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,17 @@ DOMAIN_FORBIDDEN = frozenset(
     }
 )  # fmt: skip
 PORTS_FORBIDDEN = DOMAIN_FORBIDDEN
+
+# The only libraries outside the standard library the domain may use: pure computation
+# (no I/O, no framework) that it would otherwise have to write itself. A new one is added
+# here on purpose, never by accident.
+DOMAIN_LIBRARIES = frozenset(
+    {
+        "slugify",  # container names (python-slugify)
+        "croniter",  # cron schedules
+        "dateutil",  # iCalendar recurrence rules (python-dateutil)
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,4 +77,16 @@ def violations(layer_dir: Path, namespace: str, rules: frozenset[str]) -> list[V
         for line, name in imported_names(path, layer_dir, namespace):
             if _forbidden(name, rules):
                 found.append(Violation(path, line, name))
+    return found
+
+
+def outside_imports(layer_dir: Path, namespace: str, allowed: frozenset[str]) -> list[Violation]:
+    """Imports of anything but the standard library, dockyard itself and ``allowed``."""
+    found = []
+    for path in sorted(layer_dir.rglob("*.py")):
+        for line, name in imported_names(path, layer_dir, namespace):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("__future__", "dockyard") or top in allowed:
+                continue
+            found.append(Violation(path, line, name))
     return found

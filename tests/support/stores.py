@@ -51,7 +51,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunStore]:
         made.close()
 
 
-def service_on(store: RunStore, clock: FakeClock | None = None) -> ServerService:
+def service_on(store: RunStore, clock: FakeClock | None = None, *, scheduling: bool = True) -> ServerService:
     counter = itertools.count(1)
     deps = Dependencies(
         store=store,
@@ -59,4 +59,4 @@ def service_on(store: RunStore, clock: FakeClock | None = None) -> ServerService
         new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
         run_name=lambda: "test-run",
     )
-    return ServerService(deps)
+    return ServerService(deps, scheduling=scheduling)

@@ -4,13 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.layering import DOMAIN_FORBIDDEN, PORTS_FORBIDDEN, violations
+from support.layering import (
+    DOMAIN_FORBIDDEN,
+    DOMAIN_LIBRARIES,
+    PORTS_FORBIDDEN,
+    outside_imports,
+    violations,
+)
 from support.paths import REPO_ROOT
 
 
 def test_domain_imports_no_infrastructure() -> None:
     found = violations(REPO_ROOT / "domain", "dockyard.domain", DOMAIN_FORBIDDEN)
     assert not found, "domain/ must stay pure:\n" + "\n".join(map(str, found))
+
+
+def test_domain_uses_only_the_standard_library_and_its_listed_pure_libraries() -> None:
+    found = outside_imports(REPO_ROOT / "domain", "dockyard.domain", DOMAIN_LIBRARIES)
+    assert not found, "domain/ imports a library not on the list:\n" + "\n".join(map(str, found))
+
+
+def test_the_library_rule_catches_an_unlisted_library(tmp_path: Path) -> None:
+    layer = tmp_path / "domain"
+    layer.mkdir()
+    (layer / "ok.py").write_text("import json\nfrom croniter import croniter\nfrom dockyard import domain\n")
+    (layer / "bad.py").write_text("import numpy\n")
+
+    found = {(v.module.name, v.imported) for v in outside_imports(layer, "dockyard.domain", DOMAIN_LIBRARIES)}
+
+    assert found == {("bad.py", "numpy")}
 
 
 def test_ports_import_no_adapters_or_infrastructure() -> None:

@@ -68,6 +68,28 @@ def status(state: str) -> RunStatus:
         (Observation(container("running"), run(), status("Cancelling")), Verb.STOP, None),
         (Observation(container("running"), run(), status("Cancelled")), Verb.STOP, None),
         (Observation(container("running"), run(Phase.STOPPING), status("Cancelling")), Verb.LEAVE, None),
+        # the backend put the run back in the queue (Lazarus): stop it, record nothing
+        (Observation(container("running"), run(), status("Scheduled")), Verb.STOP, None),
+        (Observation(container("paused"), run(), status("Scheduled")), Verb.STOP, None),
+        (
+            Observation(
+                container("exited", 137),
+                run(Phase.STOPPING, stop_reason=StopReason.REQUEUED),
+                status("Scheduled"),
+            ),
+            Verb.SETTLE,
+            Outcome.REQUEUED,
+        ),
+        (Observation(container("exited", 1), None, status("Scheduled")), Verb.SETTLE, Outcome.REQUEUED),
+        (
+            Observation(
+                container("exited", 137),
+                run(Phase.STOPPING, stop_reason=StopReason.REQUEUED),
+                status("Submitted"),
+            ),
+            Verb.SETTLE,
+            Outcome.REQUEUED,
+        ),
         # created, never started
         (Observation(container("created"), None, status("Submitted")), Verb.START, None),
         (Observation(container("created"), None, status("Scheduled")), Verb.DISCARD, None),

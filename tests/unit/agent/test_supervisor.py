@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from dockyard.domain.agent import labels as L
 from dockyard.domain.agent.health import AgentHealth
+from dockyard.domain.agent.model import TaskRunInfo
 from dockyard.domain.agent.ownership import Owner
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
@@ -36,13 +38,16 @@ class Rig:
         )  # fmt: skip
         self.supervisor.act_for(OWNER)
 
-    def running_run(self) -> tuple[str, str]:
+    def running_run(self, *, ship_logs: bool = False) -> tuple[str, str]:
         run_id = self.backend.add_run()
         self.backend.set_state_directly(run_id, "Submitted")
         labels = {L.FLOW_RUN_ID: run_id, L.AGENT: "a", L.INSTANCE: OWNER.instance, L.LEASE: OWNER.lease}
         cid = self.runtime.create_container(f"c-{run_id[:8]}", {"Image": IMAGE, "Labels": labels})
         self.runtime.start_container(cid)
-        self.tracker.track(TrackedRun(run_id, phase=Phase.RUNNING, container_id=cid, started_at=0.0))
+        tracked = TrackedRun(
+            run_id, phase=Phase.RUNNING, container_id=cid, started_at=0.0, ship_logs=ship_logs
+        )
+        self.tracker.track(tracked)
         return run_id, cid
 
     def untracked_run(self, instance: str, lease: str, *, state: str = "Running") -> tuple[str, str]:
@@ -166,3 +171,82 @@ def test_a_running_container_whose_owner_is_unknown_is_never_taken_over() -> Non
         rig.supervisor.tick()
         rig.clock.advance(GRACE)
     assert rig.tracker.get(run_id) is None
+
+
+def _task_run(task_run_id: str, state: str) -> TaskRunInfo:
+    return TaskRunInfo(task_run_id, 2, {"type": state})
+
+
+def test_a_run_the_agent_ends_takes_its_running_task_runs_with_it() -> None:
+    rig = Rig()
+    failed, _ = rig.running_run()
+    ok, _ = rig.running_run()
+    for run_id in (failed, ok):
+        rig.backend.set_state_directly(run_id, "Running")
+        rig.backend.task_runs[run_id] = [
+            _task_run(f"{run_id}-a", "Success"),
+            _task_run(f"{run_id}-b", "Running"),
+        ]
+    rig.runtime.finish(rig.runtime.by_run(failed).id, 137)  # type: ignore[union-attr]
+    rig.runtime.finish(rig.runtime.by_run(ok).id, 0)  # type: ignore[union-attr]
+
+    rig.supervisor.tick()
+
+    assert rig.backend.state_of(failed) == "Failed"
+    (written,) = rig.backend.task_run_states[f"{failed}-b"]
+    assert written["type"] == "Failed" and written["message"] == rig.backend.message_of(failed)
+    assert "exited with code 137" in written["message"]
+    assert f"{failed}-a" not in rig.backend.task_run_states, "finished task runs are left alone"
+    assert rig.backend.state_of(ok) == "Success" and f"{ok}-b" not in rig.backend.task_run_states
+
+
+def test_a_cancelled_run_cancels_the_task_runs_still_running() -> None:
+    rig = Rig()
+    run_id, cid = rig.running_run()
+    rig.backend.task_runs[run_id] = [_task_run("t1", "Running")]
+    rig.backend.set_state_directly(run_id, "Cancelling")
+    rig.supervisor.tick()  # stops the container (on a thread)
+    deadline = time.monotonic() + 5
+    while rig.runtime.containers[cid].status != "exited" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rig.supervisor.tick()
+    assert rig.backend.state_of(run_id) == "Cancelled"
+    assert [s["type"] for s in rig.backend.task_run_states["t1"]] == ["Cancelled"]
+
+
+def test_a_run_the_backend_rescheduled_is_stopped_and_given_back_without_a_state() -> None:
+    rig = Rig()
+    run_id, cid = rig.running_run()
+    rig.backend.set_state_directly(run_id, "Running")
+    rig.supervisor.tick()
+    rig.backend.set_state_directly(run_id, "Scheduled", "Rescheduled by a Lazarus process.")
+    history = rig.backend.states_of(run_id)
+    rig.clock.advance(3.1)  # the next full status check sees it
+    rig.supervisor.tick()
+    deadline = time.monotonic() + 5
+    while rig.runtime.containers[cid].status != "exited" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rig.supervisor.tick()
+
+    assert cid not in rig.runtime.containers and len(rig.tracker) == 0, "free to be deployed again"
+    assert rig.backend.states_of(run_id) == history, "no outcome written over the new Scheduled state"
+
+
+def test_heartbeats_are_sent_for_runs_with_no_flow_runner_while_their_container_runs() -> None:
+    rig = Rig()
+    command_run, command_cid = rig.running_run(ship_logs=True)
+    flow_runner_run, _ = rig.running_run(ship_logs=False)
+    paused_run, paused_cid = rig.running_run(ship_logs=True)
+    rig.runtime.containers[paused_cid].status = "paused"
+    rig.tracker.claim("deploying")
+
+    rig.supervisor.tick()
+    rig.supervisor.tick()
+    assert rig.backend.heartbeats == [sorted([command_run, "deploying"])], "once per interval"
+    assert flow_runner_run not in rig.backend.heartbeats[0], "a flow runner sends its own"
+    assert paused_run not in rig.backend.heartbeats[0], "a frozen container is not alive"
+
+    rig.clock.advance(31)
+    rig.runtime.finish(command_cid, 0)
+    rig.supervisor.tick()
+    assert rig.backend.heartbeats[1:] == [["deploying"]]

@@ -55,7 +55,10 @@ def seed(service: ServerService, name: str = "nightly", **run: object) -> tuple[
             "__version__": "1.4.1",
             "tasks": [{"slug": "t-1", "name": "t"}],
             "parameters": [{"name": "n", "required": True, "default": None}],
-            "schedule": {"type": "Schedule", "clocks": [{"type": "IntervalClock", "interval": 60_000_000}]},
+            "schedule": {
+                "type": "Schedule",
+                "clocks": [{"type": "IntervalClock", "interval": 60_000_000, "parameter_defaults": {"n": 0}}],
+            },
         },
     )
     run_id = service.flow_runs.create_flow_run(

@@ -68,3 +68,42 @@ def test_run_configs_merge_extra_keys_under_the_explicit_options() -> None:
     with pytest.raises(click.BadParameter):
         parse_env(["NOVALUE"])
     assert parse_env(["A=b=c", "E="]) == {"A": "b=c", "E": ""}
+
+
+def test_the_services_options_become_settings_with_prefect_servers_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from dockyard.domain.server.services import ServicesSettings
+    from dockyard.entrypoints.cli_services import services_options, services_settings
+
+    seen: list[ServicesSettings] = []
+
+    @click.command()
+    @services_options
+    def probe(**options: object) -> None:
+        seen.append(services_settings(dict(options)))
+
+    runner = CliRunner()
+    assert runner.invoke(probe, []).exit_code == 0
+    assert seen[-1] == ServicesSettings()
+    assert (seen[-1].zombie_threshold, seen[-1].lazarus_threshold, seen[-1].lazarus_attempts) == (600, 600, 3)
+    args = ["--no-scheduler", "--zombie-threshold", "10", "--lazarus-attempts", "1"]
+    monkeypatch.setenv("DOCKYARD_SERVER_LAZARUS_THRESHOLD", "20")
+    assert runner.invoke(probe, args).exit_code == 0
+    assert seen[-1] == ServicesSettings(
+        scheduler=False, zombie_threshold=10, lazarus_threshold=20, lazarus_attempts=1
+    )
+    assert runner.invoke(probe, ["--zombie-threshold", "0"]).exit_code != 0
+
+
+def test_server_start_help_documents_the_services() -> None:
+    from click.testing import CliRunner
+
+    from dockyard.entrypoints.cli import cli
+
+    shown = CliRunner().invoke(cli, ["server", "start", "--help"], terminal_width=200).output
+    for option in ("--scheduler-interval", "--zombie-threshold", "--lazarus-threshold", "--lazarus-attempts"):
+        assert option in shown
+    assert "zombie killer and Lazarus" in " ".join(shown.split())

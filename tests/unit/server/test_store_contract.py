@@ -193,6 +193,15 @@ def test_values_round_trip_with_their_types(store: RunStore) -> None:
     assert flow["archived"] is True and flow["is_schedule_active"] is False
 
 
+def test_a_select_can_ask_for_some_columns_only(store: RunStore) -> None:
+    _seed(store)
+    picked = Select("flow_run", where=eq("flow_id", "f2"), order_by=(Order("id"),), columns=("id", "labels"))
+    with store.unit_of_work(write=False) as session:
+        assert session.select(picked) == [{"id": "r3", "labels": ["a"]}, {"id": "r4", "labels": ["c"]}]
+        with pytest.raises((ValueError, AssertionError)):
+            session.select(Select("flow_run", columns=("id", "bogus")))
+
+
 def test_update_and_delete_report_how_many_rows(store: RunStore) -> None:
     _seed(store)
     with store.unit_of_work(write=True) as session:
