@@ -7,9 +7,7 @@ need.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -20,17 +18,10 @@ from dockyard.adapters.dashboard.sessions import SessionKeeper
 from dockyard.adapters.graphql_api.executor import GraphQLApi
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY, GraphQLWsgiApp
 from dockyard.adapters.sqlite import SqliteRunStore
+from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.notifications import QueueSignal
 from dockyard.domain.server.service import ServerService
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 def open_store(path: str | Path) -> Iterator[SqliteRunStore]:

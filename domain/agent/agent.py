@@ -32,13 +32,14 @@ from dockyard.domain.agent.polling import (
     next_backoff_index,
     wait_after_poll,
 )
+from dockyard.domain.agent.runtime_state import DaemonInfo
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
 from dockyard.ports.agent_lease import AgentLeases, Lease
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
-from dockyard.ports.container_runtime import ContainerRuntime, DaemonInfo
+from dockyard.ports.container_runtime import ContainerRuntime
 from dockyard.ports.output import FlowOutput
 
 log = logging.getLogger("dockyard.agent")
@@ -230,7 +231,7 @@ class Agent:
             except BackendUnavailable as exc:
                 self.health.poll_failed(str(exc))
                 log.warning("Waiting for the backend: %s", exc)
-            self._stopping.wait(delay)
+            self._clock.wait(self._stopping, delay)
             delay = min(delay * 2, 10.0)
         return None
 
@@ -289,7 +290,7 @@ class Agent:
         return [(run, False) for run in runs]
 
     def _supervise(self) -> None:
-        while not self._stopping.wait(self._tick_interval):
+        while not self._clock.wait(self._stopping, self._tick_interval):
             try:
                 self.supervisor.tick()
             except Exception:  # a supervision bug must not end supervision
@@ -306,7 +307,7 @@ class Agent:
                 current = self._backend.wait_for_queue_change(version, LISTEN_SECONDS)
             except DockyardError as exc:
                 log.debug("Queue notifications unavailable for now: %s", exc)
-                self._stopping.wait(delay)
+                self._clock.wait(self._stopping, delay)
                 delay = min(delay * 2, 30.0)
                 continue
             if current is None:
@@ -316,7 +317,7 @@ class Agent:
             if version is not None and current != version:
                 self._wake.set()
                 # Runs often come in bursts: one wake-up for the lot, not one per run.
-                self._stopping.wait(LISTEN_COALESCE_SECONDS)
+                self._clock.wait(self._stopping, LISTEN_COALESCE_SECONDS)
             version = current
 
     def _poll_loop(self, saturated: Callable[[], bool], poller: Poller) -> None:
@@ -331,7 +332,7 @@ class Agent:
             if saturated() and self._clock.monotonic() - last_poll < every:
                 # Every worker has a run queued already: more claims would only wait in line,
                 # while each poll costs the agent and the backend a request or two.
-                self._wake.wait(BACKOFF[0])
+                self._clock.wait(self._wake, BACKOFF[0])
                 continue
             found = poller.poll_once()
             last_poll = self._clock.monotonic()
@@ -339,7 +340,7 @@ class Agent:
             index = next_backoff_index(index, found > 0)
             if max_polls is not None and polls >= max_polls:
                 break
-            self._wake.wait(wait_after_poll(index, self.health.failed_polls))
+            self._clock.wait(self._wake, wait_after_poll(index, self.health.failed_polls))
 
     def _wind_down(
         self,

@@ -111,7 +111,7 @@ class Deployer:
         delay = (start_time(run, self._clock.now()) - self._clock.now()).total_seconds()
         if delay > 0:
             log.debug("Waiting %.1fs to deploy flow run %s on time", delay, run.id)
-            if self._stopping.wait(delay):
+            if self._clock.wait(self._stopping, delay):
                 self._tracker.release(run.id)
                 return False
         return True

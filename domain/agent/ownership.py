@@ -29,7 +29,7 @@ from typing import Any
 
 from dockyard.domain.agent.labels import INSTANCE, LEASE
 from dockyard.domain.agent.model import RunStatus
-from dockyard.ports.container_runtime import ContainerState
+from dockyard.domain.agent.runtime_state import ContainerState
 
 CANCEL_STATES = frozenset({"Cancelling", "Cancelled"})
 

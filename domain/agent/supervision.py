@@ -34,12 +34,13 @@ from dockyard.domain.agent.outcomes import (
 )
 from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter, RunLogShipper, split_timestamp
 from dockyard.domain.agent.ownership import Owner, Standing, Takeover, awaits_its_owner, container_standing
+from dockyard.domain.agent.runtime_state import ContainerState
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker
 from dockyard.domain.errors import DockyardError, RuntimeUnavailable
 from dockyard.domain.states import FINISHED_STATES, state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
-from dockyard.ports.container_runtime import ContainerRuntime, ContainerState
+from dockyard.ports.container_runtime import ContainerRuntime
 from dockyard.ports.output import FlowOutput
 
 log = logging.getLogger("dockyard.agent")

@@ -15,7 +15,8 @@ from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.deploy import DeploySteps
 from dockyard.domain.agent.model import ContainerPlan, FlowRun
 from dockyard.domain.errors import RunRefused
-from support.fakes import FakeBackend, FakeClock, FakeLeases, FakeOutput, FakeRuntime
+from support.clock import AGENT_START, FakeClock
+from support.fakes import FakeBackend, FakeLeases, FakeOutput, FakeRuntime
 
 DEFAULT_IMAGE = "dockyard-test/busybox:1"
 
@@ -78,7 +79,7 @@ class Harness:
         self.config = config or AgentConfig(name="test-agent")
         self.backend = backend or FakeBackend()
         self.runtime = runtime or FakeRuntime(images=[DEFAULT_IMAGE])
-        self.clock = clock or FakeClock()
+        self.clock = clock or FakeClock(AGENT_START, real_time=True)
         self.leases = leases or FakeLeases()
         self.output = FakeOutput()
         self.agent: Agent | None = None

@@ -11,7 +11,8 @@ from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
 from dockyard.domain.errors import BackendError
 from support.agent_harness import wait_for
-from support.fakes import FakeBackend, FakeClock, FakeRuntime
+from support.clock import FakeClock
+from support.fakes import FakeBackend, FakeRuntime
 
 IMAGE = "dockyard-test/busybox:1"
 OWNER = Owner("a", "daemon-1", instance="instance-1", lease="lease-1")
