@@ -22,13 +22,10 @@ from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
 from dockyard.adapters.stdout_output import StdoutFlowOutput
 from dockyard.adapters.system_clock import SystemClock
-from dockyard.domain.agent.agent import Agent, AgentIdentity
+from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
-from dockyard.domain.agent.deploy import DeploySteps
 from dockyard.domain.agent.redaction import RedactingBackend, RedactingOutput, Redactor
-from dockyard.domain.agent.steps import default_steps
 from dockyard.domain.errors import ConfigurationError
-from dockyard.ports.container_runtime import ContainerRuntime
 
 
 def _tls_settings(config: AgentConfig) -> TlsSettings | None:
@@ -78,9 +75,10 @@ def _redactor(config: AgentConfig) -> Redactor:
     return Redactor([config.api_key])
 
 
-def _steps_factory(config: AgentConfig, runtime: ContainerRuntime) -> Callable[[AgentIdentity], DeploySteps]:
-    real_path = real_host_path if daemon_shares_this_file_system(config.base_url) else None
-    return lambda identity: default_steps(config, runtime, identity, real_path=real_path)
+def _real_path(config: AgentConfig) -> Callable[[str], str] | None:
+    """Bind sources are checked with their symbolic links followed where the daemon shares
+    this machine's file system (a local daemon)."""
+    return real_host_path if daemon_shares_this_file_system(config.base_url) else None
 
 
 class AgentContainer(containers.DeclarativeContainer):
@@ -111,7 +109,7 @@ class AgentContainer(containers.DeclarativeContainer):
     )
 
     # Use cases
-    steps_factory = providers.Factory(_steps_factory, config=config, runtime=runtime)
+    real_path = providers.Callable(_real_path, config=config)
     agent = providers.Singleton(
         Agent,
         config=config,
@@ -119,6 +117,6 @@ class AgentContainer(containers.DeclarativeContainer):
         runtime=runtime,
         clock=clock,
         leases=leases,
-        steps_factory=steps_factory,
+        real_path=real_path,
         output=output,
     )

@@ -17,14 +17,13 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 from dockyard.domain.agent.claims import as_submitted, claimable_together, submitted_state
 from dockyard.domain.agent.config import AgentConfig
-from dockyard.domain.agent.deploy import Deployer, DeploySteps
+from dockyard.domain.agent.deploy import Deployer
 from dockyard.domain.agent.health import AgentHealth, HealthReport
 from dockyard.domain.agent.model import FlowRun, StateUpdate
-from dockyard.domain.agent.ownership import Owner, Standing, claim_standing
+from dockyard.domain.agent.ownership import AgentIdentity, Owner, Standing, claim_standing
 from dockyard.domain.agent.polling import (
     BACKOFF,
     RECHECK_AFTER_FAILURE,
@@ -35,6 +34,7 @@ from dockyard.domain.agent.polling import (
 from dockyard.domain.agent.runtime_state import DaemonInfo
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
+from dockyard.domain.agent.validation import validate_agent_config
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
 from dockyard.ports.agent_lease import AgentLeases, Lease
 from dockyard.ports.backend import Backend
@@ -55,13 +55,6 @@ SATURATED_POLL_SECONDS = 10.0  # while every worker is busy, poll at least this 
 TAKEOVER_SECONDS = 120.0
 
 
-@dataclass(frozen=True)
-class AgentIdentity:
-    agent_id: str
-    daemon: DaemonInfo
-    owner: Owner  # this process, as its claims and containers name it
-
-
 class Agent:
     def __init__(
         self,
@@ -71,7 +64,7 @@ class Agent:
         runtime: ContainerRuntime,
         clock: Clock,
         leases: AgentLeases,
-        steps_factory: Callable[[AgentIdentity], DeploySteps],
+        real_path: Callable[[str], str] | None = None,
         output: FlowOutput | None = None,
         tick_interval: float = 1.0,
         workers: int = 8,
@@ -84,7 +77,7 @@ class Agent:
         self._clock = clock
         self._leases = leases
         self._lease: Lease | None = None
-        self._steps_factory = steps_factory
+        self._real_path = real_path  # see Deployer
         self._tick_interval = tick_interval
         self._workers = workers
         self._stopping = threading.Event()
@@ -147,18 +140,21 @@ class Agent:
     def _serve(self, identity: AgentIdentity) -> None:
         self.identity = identity
         self.supervisor.act_for(identity.owner)
+        # The settings were checked against this machine's OS; volume specs must suit the
+        # daemon's, which may differ (a remote Windows daemon). Raises ConfigurationError.
+        validate_agent_config(self.config, host_os=identity.daemon.os_type)
         deployer = Deployer(
+            config=self.config,
+            identity=identity,
             backend=self._backend,
             runtime=self._runtime,
             clock=self._clock,
             tracker=self.tracker,
-            steps=self._steps_factory(identity),
-            submitted_context={"dockyard": identity.owner.claim_context()},
             stopping=self._stopping,
-            agent_id=identity.agent_id,
+            outbox=self.supervisor.outbox,
             on_started=self.supervisor.follow_output,
             on_unfinished=self.supervisor.remember_unwritten_failure,
-            outbox=self.supervisor.outbox,
+            real_path=self._real_path,
         )
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
         futures: dict[Future[None], tuple[FlowRun, bool]] = {}

@@ -19,15 +19,17 @@ pattern that starts with ``**`` matches any registry.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.agent.images import (
     DOCKER_HUB,
     DOMAIN,
     HUB_ALIASES,
     PATH_COMPONENT,
     ImageRef,
+    parse_image_reference,
     split_domain,
 )
 from dockyard.domain.errors import ConfigurationError, RunRefused
@@ -138,3 +140,13 @@ def check_image_allowed(ref: ImageRef, reg_allow_list: Iterable[str], allow_imag
             f"Image '{ref.familiar}' ({ref.normalized}) matches no allow_images pattern "
             f"({', '.join(patterns)}); allow it with --allow-image {ref.name}"
         )
+
+
+def credentials_for(image: str, known: Sequence[RegistryCredentials]) -> RegistryCredentials | None:
+    """The operator-given login for the image's registry, if any (else the daemon host's
+    own Docker config applies)."""
+    registry = parse_image_reference(image).registry
+    for credentials in known:
+        if normalize_registry_host(credentials.registry) == registry:
+            return credentials
+    return None

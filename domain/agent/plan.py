@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dockyard.domain.agent.command import flow_run_command
-from dockyard.domain.agent.config import AgentConfig, PullPolicy
+from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.environment import CONTAINER_HOST, flow_run_env, is_secret_key, secret_keys
 from dockyard.domain.agent.host_config import RunHostConfig, translate_host_config
 from dockyard.domain.agent.image_policy import check_image_allowed
-from dockyard.domain.agent.images import effective_pull_policy, parse_image_reference, select_image
+from dockyard.domain.agent.images import may_pull, parse_image_reference, pulls_first, select_image
 from dockyard.domain.agent.labels import container_labels
 from dockyard.domain.agent.model import ContainerPlan, FlowRun
 from dockyard.domain.agent.naming import container_name
@@ -67,6 +67,7 @@ def plan_container(
         host_network=networks.mode == "host",
     )
     timeout = run_config.timeout if run_config.timeout is not None else config.run_timeout
+    ship_logs = run_config.command is not None  # no flow runner inside to send them
     body: dict[str, Any] = {
         "Image": ref.reference,
         "Cmd": None,
@@ -80,7 +81,7 @@ def plan_container(
             agent_id=agent_id,
             daemon_id=daemon_id,
             timeout=timeout,
-            ship_logs=run_config.command is not None,
+            ship_logs=ship_logs,
             instance=instance,
             lease=lease,
         ),
@@ -99,11 +100,14 @@ def plan_container(
     return ContainerPlan(
         name=container_name(run.name, run.id),
         image=ref.reference,
-        pull=effective_pull_policy(ref, config.pull_policy) is not PullPolicy.NEVER,
+        pull=may_pull(ref, config.pull_policy),
         create_volumes=named_volumes(mounts),
         connect_networks=networks.connect,
         body=body,
         secret_env=secret_keys(env),
+        pull_first=pulls_first(ref, config.pull_policy),
+        timeout=timeout,
+        ship_logs=ship_logs,
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dockyard.domain.agent.health import AgentHealth
-from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, INSTANCE, SHIP_LOGS, TIMEOUT
+from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, INSTANCE, ships_logs, timeout_of
 from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
 from dockyard.domain.agent.outbox import RunLogOutbox
 from dockyard.domain.agent.outcomes import (
@@ -35,7 +35,7 @@ from dockyard.domain.agent.outcomes import (
 from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter, RunLogShipper, split_timestamp
 from dockyard.domain.agent.ownership import Owner, Standing, Takeover, awaits_its_owner, container_standing
 from dockyard.domain.agent.runtime_state import ContainerState
-from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker
+from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker, running_container
 from dockyard.domain.errors import DockyardError, RuntimeUnavailable
 from dockyard.domain.states import FINISHED_STATES, state_document
 from dockyard.ports.backend import Backend
@@ -250,15 +250,7 @@ class Supervisor:
         started_at = self._clock.monotonic()
         if container.started_at is not None:
             started_at -= max(0.0, (self._clock.now() - container.started_at).total_seconds())
-        tracked = TrackedRun(
-            run_id=run_id,
-            run_name=container.labels.get(FLOW_RUN_NAME, run_id),
-            phase=Phase.RUNNING,
-            container_id=container.id,
-            started_at=started_at,
-            timeout=_float_or_none(container.labels.get(TIMEOUT)),
-            ship_logs=container.labels.get(SHIP_LOGS) == "true",
-        )
+        tracked = running_container(container, started_at=started_at)
         self._tracker.track(tracked)
         log.info("Adopted running container %s of flow run %s", container.id[:12], run_id)
         self.follow_output(tracked, resume=True)
@@ -289,7 +281,7 @@ class Supervisor:
         tracked = self._tracker.get(run_id)
         failed = outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
         tail = self._tail(container.id) if failed else ""  # only failures show their last lines
-        timeout = tracked.timeout if tracked else _float_or_none(container.labels.get(TIMEOUT))
+        timeout = tracked.timeout if tracked else timeout_of(container.labels)
         message = outcome_message(outcome, container, tail=tail, timeout=timeout)
         state = final_state_name(outcome) or "Failed"
         entry = RunLog(
@@ -456,7 +448,7 @@ class Supervisor:
                 stream.thread.join(timeout=5.0)  # the container has ended, so its stream ends promptly
             if stream.shipper is not None:
                 _flush(stream.shipper)
-        if ended is not None and ended.labels.get(SHIP_LOGS) == "true":
+        if ended is not None and ships_logs(ended.labels):
             self._catch_up(run_id, ended.id, stream)
 
     def _catch_up(self, run_id: str, container_id: str, stream: _Stream | None) -> None:
@@ -510,10 +502,3 @@ def _lines_after(stamped: list[str], since: datetime | None) -> Iterator[tuple[d
 
 def _flush(shipper: RunLogShipper, attempts: int = 3) -> bool:
     return any(shipper.flush() for _ in range(attempts))
-
-
-def _float_or_none(value: object) -> float | None:
-    try:
-        return float(str(value)) if value not in (None, "") else None
-    except ValueError:
-        return None

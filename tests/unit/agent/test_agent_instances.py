@@ -73,7 +73,10 @@ def test_two_same_named_agents_on_two_hosts_run_every_run_once_and_ship_its_outp
         FakeClock(AGENT_START, real_time=True),
     )
     hosts = [Harness(backend=backend, runtime=runtime, clock=clock) for _ in range(2)]  # a lease each
-    runs = [backend.add_run(name=f"run-{i}", run_config={"command": "work"}) for i in range(20)]
+    runs = [
+        backend.add_run(name=f"run-{i}", run_config={"type": "DockerRun", "command": "work"})
+        for i in range(20)
+    ]
     with hosts[0].running() as one, hosts[1].running() as two:
         wait_for(lambda: backend.polls >= 2, what="both agents to poll")
         for run_id in runs:

@@ -6,7 +6,7 @@ import threading
 
 from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.polling import BACKOFF
-from support.agent_harness import Harness, simple_steps, wait_for
+from support.agent_harness import DEFAULT_IMAGE, Harness, wait_for
 from support.clock import AGENT_START, FakeClock
 from support.fakes import FakeRuntime
 
@@ -117,13 +117,14 @@ def test_a_run_another_agent_submitted_first_is_skipped_quietly() -> None:
 
 def test_a_refused_run_fails_with_the_reason_and_leaves_nothing_behind() -> None:
     h = Harness()
-    reason = "image evil.example/x:1 is not allowed; --allow-image would allow it"
-    run_id = h.backend.add_run(run_config={"type": "DockerRun", "refuse": reason})
+    run_config = {"type": "DockerRun", "image": DEFAULT_IMAGE, "host_config": {"privileged": True}}
+    run_id = h.backend.add_run(run_config=run_config)
     with h.running():
         h.wait_state(run_id, "Failed")
-    assert h.backend.message_of(run_id) == reason
+    reason = h.backend.message_of(run_id)
+    assert "privileged" in reason and "--allow-privileged" in reason, reason
     assert reason in h.backend.logs_of(run_id)
-    assert h.runtime.containers == {}
+    assert h.runtime.containers == {} and h.runtime.pulled == [], "refused before Docker was asked anything"
 
 
 def test_a_start_failure_removes_the_created_container_and_fails_the_run() -> None:
@@ -166,7 +167,7 @@ def test_max_polls_ends_the_agent_after_that_many_polls() -> None:
     run_id = h.backend.add_run()
     agent = Agent(
         config=h.config, backend=h.backend, runtime=h.runtime, clock=h.clock, leases=h.leases,
-        steps_factory=simple_steps(h.config, h.runtime), tick_interval=0.02,
+        tick_interval=0.02,
     )  # fmt: skip
     thread = threading.Thread(target=agent.start, daemon=True)
     thread.start()

@@ -198,8 +198,30 @@ def test_run_config_command_timeout_and_log_shipping() -> None:
     assert result.body["Cmd"] == ["/bin/sh", "-c", "echo hi"]
     assert result.body["Labels"]["org.dockyard.timeout"] == "30"
     assert result.body["Labels"]["org.dockyard.ship-logs"] == "true"
-    assert plan(flow_run(), AgentConfig(run_timeout=600)).body["Labels"]["org.dockyard.timeout"] == "600"
+    assert (result.timeout, result.ship_logs) == (30, True), "the same, typed, for the deployer"
+    by_agent = plan(flow_run(), AgentConfig(run_timeout=600))
+    assert by_agent.body["Labels"]["org.dockyard.timeout"] == "600" and by_agent.timeout == 600
     assert "org.dockyard.timeout" not in plan(flow_run()).body["Labels"]
+    assert (plan(flow_run()).timeout, plan(flow_run()).ship_logs) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("policy", "image", "pull_first", "pull"),
+    [
+        (None, "app:1.0", False, True),
+        (None, "app:latest", True, True),
+        (None, "app@sha256:" + "a" * 64, False, True),
+        (PullPolicy.ALWAYS, "app:1.0", True, True),
+        (PullPolicy.ALWAYS, "app@sha256:" + "a" * 64, False, True),
+        (PullPolicy.IF_NOT_PRESENT, "app:latest", False, True),
+        (PullPolicy.NEVER, "app:latest", False, False),
+    ],
+)
+def test_the_plan_carries_its_pull_decisions(
+    policy: PullPolicy | None, image: str, pull_first: bool, pull: bool
+) -> None:
+    result = plan(flow_run(docker_run(image=image)), AgentConfig(pull_policy=policy))
+    assert (result.pull_first, result.pull) == (pull_first, pull)
 
 
 def test_docker_storage_image_and_one_character_names() -> None:
