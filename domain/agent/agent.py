@@ -23,6 +23,7 @@ from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.deploy import Deployer
 from dockyard.domain.agent.health import AgentHealth, HealthReport
 from dockyard.domain.agent.model import FlowRun, StateUpdate
+from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.ownership import AgentIdentity, Owner, Standing, claim_standing
 from dockyard.domain.agent.polling import (
     BACKOFF,
@@ -32,6 +33,7 @@ from dockyard.domain.agent.polling import (
     wait_after_poll,
 )
 from dockyard.domain.agent.runtime_state import DaemonInfo
+from dockyard.domain.agent.streaming import OutputStreamer
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.agent.validation import validate_agent_config
@@ -85,6 +87,12 @@ class Agent:
         self.health = AgentHealth(backend=f"the backend at {config.api_url}")
         self.tracker = Tracker()
         self.identity: AgentIdentity | None = None
+        # What the agent owes the backend (its run logs, states it could not write yet), and
+        # the containers' output: written by the deployer and the supervisor alike.
+        self.outbox = Outbox(backend)
+        self.streamer = OutputStreamer(
+            backend=backend, runtime=runtime, output=output, show_flow_logs=config.show_flow_logs
+        )
         self.supervisor = Supervisor(
             backend=backend,
             runtime=runtime,
@@ -95,10 +103,10 @@ class Agent:
                 agent_name=config.name,
                 keep_containers=config.keep_containers,
                 cancel_grace=config.cancel_grace,
-                show_flow_logs=config.show_flow_logs,
                 takeover_grace=TAKEOVER_SECONDS + config.cancel_grace,
             ),
-            output=output,
+            streamer=self.streamer,
+            outbox=self.outbox,
             on_capacity_freed=self._capacity_freed,
         )
 
@@ -151,9 +159,8 @@ class Agent:
             clock=self._clock,
             tracker=self.tracker,
             stopping=self._stopping,
-            outbox=self.supervisor.outbox,
-            on_started=self.supervisor.follow_output,
-            on_unfinished=self.supervisor.remember_unwritten_failure,
+            outbox=self.outbox,
+            on_started=self.streamer.follow,
             real_path=self._real_path,
         )
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
@@ -246,7 +253,7 @@ class Agent:
     def _recover(self, identity: AgentIdentity, submit: Callable[[FlowRun, bool], None]) -> None:
         """After a restart: adopt or settle the containers of this host's earlier agent
         process, and deploy the runs it had submitted but never created a container for."""
-        self.supervisor.tick()
+        self._supervise_once()
         try:
             submitted = self._backend.runs_of_agent(identity.agent_id, ["Submitted"])
         except DockyardError as exc:
@@ -288,9 +295,16 @@ class Agent:
     def _supervise(self) -> None:
         while not self._clock.wait(self._stopping, self._tick_interval):
             try:
-                self.supervisor.tick()
+                self._supervise_once()
             except Exception:  # a supervision bug must not end supervision
                 log.exception("Supervision pass failed")
+
+    def _supervise_once(self) -> None:
+        """One reconcile pass, then what waits to be sent: run logs and owed states, and
+        the output a quiet container's stream still holds."""
+        self.supervisor.tick()
+        self.outbox.flush()
+        self.streamer.flush()
 
     def _listen_for_work(self) -> None:
         """Wake the poll loop the moment the backend's queue changes, so an idle agent starts
@@ -367,6 +381,6 @@ class Agent:
         self._stopping.set()
         if supervisor.is_alive():
             supervisor.join(timeout=2.0)
-        self.supervisor.close()
-        self.supervisor.outbox.flush()  # the last "Submitted for execution" logs
+        self.streamer.close()
+        self.outbox.flush()  # the last "Submitted for execution" logs
         log.info("Agent stopped; running containers are left for the next start to adopt")

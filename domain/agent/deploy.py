@@ -17,9 +17,9 @@ from dockyard.domain.agent.claims import as_submitted, claimed_by, submitted_sta
 from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.image_policy import credentials_for
 from dockyard.domain.agent.labels import MANAGED
-from dockyard.domain.agent.model import ContainerPlan, FlowRun, RunLog
+from dockyard.domain.agent.model import ContainerPlan, FlowRun, RunLog, StateUpdate
 from dockyard.domain.agent.naming import name_candidates
-from dockyard.domain.agent.outbox import RunLogOutbox
+from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.ownership import AgentIdentity
 from dockyard.domain.agent.plan import plan_container
 from dockyard.domain.agent.selection import start_time
@@ -54,9 +54,8 @@ class Deployer:
         clock: Clock,
         tracker: Tracker,
         stopping: threading.Event,
-        outbox: RunLogOutbox,
+        outbox: Outbox,
         on_started: Callable[[TrackedRun], None],
-        on_unfinished: Callable[[FlowRun, str], None],
         real_path: Callable[[str], str] | None = None,
     ) -> None:
         self._config = config
@@ -66,9 +65,8 @@ class Deployer:
         self._clock = clock
         self._tracker = tracker
         self._stopping = stopping
-        self._outbox = outbox
+        self._outbox = outbox  # run logs, and a Failed state the backend could not take yet
         self._on_started = on_started
-        self._on_unfinished = on_unfinished  # a Failed state that could not be written yet
         # Follows symbolic links on the daemon's host, where the agent shares its file
         # system: bind sources are checked where the daemon really mounts from.
         self._real_path = real_path
@@ -222,11 +220,12 @@ class Deployer:
     def _fail(self, run: FlowRun, message: str) -> None:
         log.error("Deployment of flow run %s failed: %s", run.id, message)
         self._log(run, message, "ERROR")
+        failed = StateUpdate(run.id, run.version, state_document("Failed", message))
         try:
-            self._backend.set_flow_run_state(run.id, run.version, state_document("Failed", message))
+            self._backend.set_flow_run_state(failed.run_id, failed.version, failed.state)
         except DockyardError as exc:
             log.warning("Could not mark flow run %s Failed (%s); will retry", run.id, exc)
-            self._on_unfinished(run, message)
+            self._outbox.put_state(failed)
 
     def requeue(self, run: FlowRun, why: str) -> None:
         """Put a run this agent claimed back in the queue for any agent to take."""
@@ -242,7 +241,7 @@ class Deployer:
     def _log(self, run: FlowRun, message: str, level: str) -> None:
         # A run log is a courtesy: it goes out with the next batch, and failing to write it
         # never changes the run's fate.
-        self._outbox.put(RunLog(run.id, message, level, self._config.name, self._clock.now()))
+        self._outbox.put_log(RunLog(run.id, message, level, self._config.name, self._clock.now()))
 
 
 def _quietly(action: Callable[[], object]) -> None:

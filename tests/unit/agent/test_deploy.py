@@ -11,10 +11,11 @@ import pytest
 from dockyard.domain.agent import labels as L
 from dockyard.domain.agent.config import AgentConfig, PullPolicy, RegistryCredentials
 from dockyard.domain.agent.deploy import Deployer
-from dockyard.domain.agent.outbox import RunLogOutbox
+from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.ownership import AgentIdentity, Owner
 from dockyard.domain.agent.runtime_state import ImageInfo
 from dockyard.domain.agent.tracker import TrackedRun, Tracker
+from dockyard.domain.errors import BackendUnavailable
 from support.clock import AGENT_START, FakeClock
 from support.fakes import FakeBackend, FakeRuntime
 
@@ -35,13 +36,13 @@ class Rig:
     def __init__(self, runtime: RecordingRuntime, **config: Any) -> None:
         self.runtime, self.backend, self.tracker = runtime, FakeBackend(), Tracker()
         self.started: list[TrackedRun] = []
+        self.outbox = Outbox(self.backend)
         owner = Owner("agent", runtime.daemon.id, instance="instance-1", lease="lease-1")
         self.deployer = Deployer(
             config=AgentConfig(**config),
             identity=AgentIdentity(agent_id="agent-1", daemon=runtime.daemon, owner=owner),
             backend=self.backend, runtime=runtime, clock=FakeClock(AGENT_START), tracker=self.tracker,
-            stopping=threading.Event(), outbox=RunLogOutbox(self.backend.write_run_logs),
-            on_started=self.started.append, on_unfinished=lambda run, message: None,
+            stopping=threading.Event(), outbox=self.outbox, on_started=self.started.append,
         )  # fmt: skip
 
     def deploy(self, image: str, **run_config: Any) -> str:
@@ -113,3 +114,24 @@ def test_the_tracked_run_takes_its_time_limit_and_log_shipping_from_the_plan() -
     container = runtime.by_run(with_command)
     assert container is not None and L.timeout_of(container.body["Labels"]) == 2.5
     assert rig.backend.states_of(with_command)[-1] == "Running", "no flow runner inside says so"
+
+
+def test_a_failure_the_backend_cannot_take_is_owed_and_written_later() -> None:
+    runtime = RecordingRuntime()
+    rig = Rig(runtime, pull_policy=PullPolicy.NEVER)
+    run_id = rig.backend.add_run(run_config={"type": "DockerRun", "image": "absent:1"})
+    run = rig.backend.runs[run_id].run
+    original = rig.backend.set_flow_run_state
+
+    def refuse_failed(run_id: str, version: int | None, state: Any) -> None:
+        if state["type"] == "Failed":
+            raise BackendUnavailable("away")
+        original(run_id, version, state)
+
+    rig.backend.set_flow_run_state = refuse_failed  # type: ignore[method-assign]
+    rig.deployer.deploy(run)
+    assert rig.backend.state_of(run_id) == "Submitted" and len(rig.outbox) == 2  # its log and its state
+    rig.backend.set_flow_run_state = original  # type: ignore[method-assign]
+    assert rig.outbox.flush() is True
+    assert rig.backend.state_of(run_id) == "Failed"
+    assert "absent:1 is not on the Docker daemon" in rig.backend.message_of(run_id)
