@@ -31,13 +31,13 @@ from dockyard.domain.errors import ConfigurationError
 def _tls_settings(config: AgentConfig) -> TlsSettings | None:
     """The agent's --tls-* options, or None when none is given (then, without --base-url,
     DOCKER_TLS_VERIFY and DOCKER_CERT_PATH decide, as for the Docker CLI)."""
-    given = (config.tls_ca_cert, config.tls_client_cert, config.tls_client_key, config.tls_verify)
+    given = (config.tls_ca, config.tls_cert, config.tls_key, config.tls_verify)
     if all(value is None for value in given):
         return None
     return TlsSettings(
-        ca_cert=config.tls_ca_cert,
-        client_cert=config.tls_client_cert,
-        client_key=config.tls_client_key,
+        ca_cert=config.tls_ca,
+        client_cert=config.tls_cert,
+        client_key=config.tls_key,
         verify=config.tls_verify,
     )
 
@@ -54,7 +54,7 @@ def _http_session(config: AgentConfig) -> Iterator[requests.Session]:
     session = requests.Session()
     # The environment's proxy and CA settings, read once: with trust_env on, requests
     # reads them again on every request, and the agent makes many.
-    session.proxies.update(requests.utils.get_environ_proxies(config.api_url))
+    session.proxies.update(requests.utils.get_environ_proxies(config.api))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
         session.verify = bundle
@@ -72,7 +72,7 @@ def _leases(config: AgentConfig) -> FileLeases:
 
 
 def _redactor(config: AgentConfig) -> Redactor:
-    return Redactor([config.api_key])
+    return Redactor([config.key])
 
 
 def _real_path(config: AgentConfig) -> Callable[[str], str] | None:
@@ -95,8 +95,8 @@ class AgentContainer(containers.DeclarativeContainer):
     transport = providers.Singleton(
         GraphQLTransport,
         session=http_session,
-        url=config.provided.api_url,
-        api_key=config.provided.api_key,
+        url=config.provided.api,
+        api_key=config.provided.key,
     )
     graphql_backend = providers.Singleton(
         GraphQLBackend, transport=transport, tenant_id=config.provided.tenant_id

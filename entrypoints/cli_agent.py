@@ -11,7 +11,7 @@ from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_ho
 from dockyard.domain.agent.model import FlowInfo, FlowRun
 from dockyard.domain.agent.plan import plan_container, redacted
 from dockyard.domain.errors import DockyardError
-from dockyard.entrypoints.agent_options import agent_options, agent_overrides, config_file_option
+from dockyard.entrypoints.agent_settings import agent_options, config_file_option, given_options
 from dockyard.entrypoints.cli_json import json_object
 from dockyard.entrypoints.settings import resolve_agent_config
 
@@ -72,7 +72,7 @@ def plan(ctx: click.Context, /, **params: Any) -> None:
     host_os = params["host_os"]
     try:
         config = resolve_agent_config(
-            agent_overrides(ctx), config_file=config_file_option(ctx), host_os=host_os
+            given_options(ctx), config_file=config_file_option(ctx), host_os=host_os
         )
         # Like the agent: where the daemon shares this file system, binds are checked with
         # their symbolic links followed, so the plan refuses what the agent would.

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from dockyard.domain.errors import DockyardError
-from dockyard.entrypoints.agent_options import agent_options, agent_overrides, config_file_option
+from dockyard.entrypoints.agent_settings import agent_options, config_file_option, given_options
 from dockyard.entrypoints.settings import resolve_agent_config
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s - %(name)s | %(message)s"
@@ -42,7 +42,7 @@ def start(ctx: click.Context, /, **params: Any) -> None:
     from dockyard.entrypoints.library import DockerAgent
 
     try:
-        config = resolve_agent_config(agent_overrides(ctx), config_file=config_file_option(ctx))
+        config = resolve_agent_config(given_options(ctx), config_file=config_file_option(ctx))
     except DockyardError as exc:
         raise click.ClickException(str(exc)) from exc
     configure_logging(config.log_level)

@@ -17,11 +17,12 @@ import requests
 
 from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.run_client import RunClient
+from dockyard.domain.agent.config import DEFAULT_API
 from dockyard.domain.errors import BackendUnavailable, DockyardError
 from dockyard.domain.states import CORE_VERSION, FINISHED_STATES
 from dockyard.entrypoints.cli_json import json_object
+from dockyard.entrypoints.key_values import parse_key_values
 
-DEFAULT_API = "http://127.0.0.1:4200"
 PROJECT = "dockyard"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,13 +65,10 @@ def parse_command(command: str) -> str | list[str]:
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
-    env = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
-        env[key] = value
-    return env
+    try:
+        return parse_key_values(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--env") from None
 
 
 def api_options(command: F) -> F:

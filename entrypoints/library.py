@@ -23,6 +23,7 @@ from dependency_injector import providers
 from dockyard.adapters.agent_api import AgentApiServer
 from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
+from dockyard.entrypoints.agent_settings import parse_agent_address
 from dockyard.entrypoints.containers import Container
 from dockyard.entrypoints.settings import resolve_agent_config
 
@@ -107,7 +108,8 @@ class DockerAgent:
         agent = self.agent
         api = None
         if self.config.agent_address:
-            api = AgentApiServer(self.config.agent_address, health=agent.health_report, poke=agent.poke)
+            host, port = parse_agent_address(self.config.agent_address)
+            api = AgentApiServer(host, port, health=agent.health_report, poke=agent.poke)
             api.start()
         try:
             with _stop_on_signals(agent):

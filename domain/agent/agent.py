@@ -36,7 +36,7 @@ from dockyard.domain.agent.runtime_state import DaemonInfo
 from dockyard.domain.agent.streaming import OutputStreamer
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
-from dockyard.domain.agent.validation import validate_agent_config
+from dockyard.domain.agent.validation import for_daemon
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
 from dockyard.ports.agent_lease import AgentLeases, Lease
 from dockyard.ports.backend import Backend
@@ -84,7 +84,7 @@ class Agent:
         self._workers = workers
         self._stopping = threading.Event()
         self._wake = threading.Event()
-        self.health = AgentHealth(backend=f"the backend at {config.api_url}")
+        self.health = AgentHealth(backend=f"the backend at {config.api}")
         self.tracker = Tracker()
         self.identity: AgentIdentity | None = None
         # What the agent owes the backend (its run logs, states it could not write yet), and
@@ -150,9 +150,9 @@ class Agent:
         self.supervisor.act_for(identity.owner)
         # The settings were checked against this machine's OS; volume specs must suit the
         # daemon's, which may differ (a remote Windows daemon). Raises ConfigurationError.
-        validate_agent_config(self.config, host_os=identity.daemon.os_type)
+        config = for_daemon(self.config, identity.daemon.os_type)
         deployer = Deployer(
-            config=self.config,
+            config=config,
             identity=identity,
             backend=self._backend,
             runtime=self._runtime,
@@ -216,7 +216,7 @@ class Agent:
                         "Registering agent %r with labels %s at %s",
                         self.config.name,
                         list(self.config.labels),
-                        self.config.api_url,
+                        self.config.api,
                     )
                     agent_id = self._backend.register_agent(
                         name=self.config.name,

@@ -19,7 +19,7 @@ pattern that starts with ``**`` matches any registry.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dockyard.domain.agent.config import RegistryCredentials
@@ -37,8 +37,11 @@ from dockyard.domain.errors import ConfigurationError, RunRefused
 
 @dataclass(frozen=True)
 class RegistryScope:
+    """One ``reg_allow_list`` entry, read: a registry and a path prefix within it."""
+
     registry: str
     prefix: tuple[str, ...] = ()
+    entry: str = ""  # as the operator wrote it
 
     def covers(self, ref: ImageRef) -> bool:
         parts = tuple(ref.path.split("/"))
@@ -64,7 +67,7 @@ def parse_registry_entry(entry: str) -> RegistryScope:
             f"reg_allow_list entry {entry!r} is neither a registry host (myregistry.io, "
             "localhost:5000) nor a Docker Hub namespace (myorg)"
         )
-    return RegistryScope(DOCKER_HUB if registry in HUB_ALIASES else registry, tuple(parts))
+    return RegistryScope(DOCKER_HUB if registry in HUB_ALIASES else registry, tuple(parts), entry)
 
 
 @dataclass(frozen=True)
@@ -117,11 +120,12 @@ def _glob(pattern: str) -> str:
     return "".join(out)
 
 
-def check_image_allowed(ref: ImageRef, reg_allow_list: Iterable[str], allow_images: Iterable[str]) -> None:
+def check_image_allowed(
+    ref: ImageRef, reg_allow_list: Sequence[RegistryScope], allow_images: Sequence[ImagePattern]
+) -> None:
     """``RunRefused`` unless both lists (where set) allow ``ref``; the message names the
     image, its normalised reference and the setting that would allow it."""
-    entries = tuple(reg_allow_list)
-    if entries and not any(parse_registry_entry(e).covers(ref) for e in entries):
+    if reg_allow_list and not any(scope.covers(ref) for scope in reg_allow_list):
         where = f"Docker Hub namespace '{ref.path.split('/')[0]}'" if ref.registry == DOCKER_HUB else ""
         suggestion = (
             ("docker.io/library" if ref.path.startswith("library/") else ref.path.split("/")[0])
@@ -131,14 +135,13 @@ def check_image_allowed(ref: ImageRef, reg_allow_list: Iterable[str], allow_imag
         raise RunRefused(
             f"Image '{ref.familiar}' ({ref.normalized}) is from registry '{ref.registry}'"
             + (f", {where}" if where else "")
-            + f", which is not in the reg_allow_list ({', '.join(entries)}); "
+            + f", which is not in the reg_allow_list ({', '.join(s.entry for s in reg_allow_list)}); "
             f"allow it with --reg-allow-list {suggestion}"
         )
-    patterns = tuple(allow_images)
-    if patterns and not any(parse_image_pattern(p).matches(ref) for p in patterns):
+    if allow_images and not any(pattern.matches(ref) for pattern in allow_images):
         raise RunRefused(
             f"Image '{ref.familiar}' ({ref.normalized}) matches no allow_images pattern "
-            f"({', '.join(patterns)}); allow it with --allow-image {ref.name}"
+            f"({', '.join(p.text for p in allow_images)}); allow it with --allow-image {ref.name}"
         )
 
 

@@ -24,7 +24,7 @@ from dockyard.domain.agent.naming import container_name
 from dockyard.domain.agent.networks import NetworkPlan, plan_networks
 from dockyard.domain.agent.policy import apply_run_policy
 from dockyard.domain.agent.run_config import parse_run_config
-from dockyard.domain.agent.volumes import Mount, named_volumes, parse_volume_specs
+from dockyard.domain.agent.volumes import Mount, named_volumes
 from dockyard.domain.errors import RunRefused
 
 REDACTED = "<redacted>"
@@ -47,9 +47,6 @@ def plan_container(
     run_config = parse_run_config(run.id, run.run_config)
     ref = parse_image_reference(select_image(run.flow.core_version, run.flow.storage, run_config.image))
     check_image_allowed(ref, config.reg_allow_list, config.allow_images)
-    agent_mounts = parse_volume_specs(
-        config.volumes, host_os=host_os, working_dir=config.working_dir, home_dir=config.home_dir
-    )
     request = translate_host_config(run_config.host_config, host_os=host_os)
     networks = plan_networks(config.networks, request.settings.get("NetworkMode"))
     first_network = config.networks[0] if config.networks else None
@@ -57,7 +54,7 @@ def plan_container(
         request, config.policy, host_os=host_os, agent_network=first_network, real_path=real_path
     )
     settings.pop("NetworkMode", None)  # the network plan decides it
-    mounts = _merge_mounts(agent_mounts, request.binds)
+    mounts = _merge_mounts(config.volumes, request.binds)
     env = flow_run_env(
         config,
         run_config.env,

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from dockyard.entrypoints.agent_options import agent_options, agent_overrides
+from dockyard.entrypoints.agent_settings import agent_options, given_options
 from dockyard.entrypoints.cli import cli
 
 
@@ -57,7 +57,7 @@ def test_prefect_command_line_parses_to_the_agent_keywords() -> None:
     @agent_options
     @click.pass_context
     def probe(ctx: click.Context, /, **_: object) -> None:
-        seen.update(agent_overrides(ctx))
+        seen.update(given_options(ctx))
 
     result = CliRunner().invoke(probe, PREFECT_COMMAND_LINE)
     assert result.exit_code == 0, result.output

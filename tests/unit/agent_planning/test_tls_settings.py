@@ -14,7 +14,7 @@ from dockyard.adapters.docker_client import TlsSettings
 from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.errors import ConfigurationError
 from dockyard.entrypoints.agent_container import _docker_client, _tls_settings
-from dockyard.entrypoints.agent_options import agent_options, agent_overrides
+from dockyard.entrypoints.agent_settings import agent_options, given_options
 from dockyard.entrypoints.settings import resolve_agent_config
 
 
@@ -35,7 +35,7 @@ def parsed(*args: str) -> dict[str, object]:
     @agent_options
     @click.pass_context
     def probe(ctx: click.Context, /, **_: object) -> None:
-        seen.update(agent_overrides(ctx))
+        seen.update(given_options(ctx))
 
     result = CliRunner().invoke(probe, list(args))
     assert result.exit_code == 0, result.output
@@ -72,30 +72,30 @@ def test_flags_environment_and_config_file_resolve_to_the_config(tmp_path: Path)
         {"tls_ca": "/flag/ca.pem", "tls_verify": True}, environ={}, config_file=str(config_file)
     )
 
-    assert (from_file.tls_ca_cert, from_file.tls_verify) == ("/file/ca.pem", False)
-    assert (from_env.tls_ca_cert, from_env.tls_client_cert, from_env.tls_client_key) == (
+    assert (from_file.tls_ca, from_file.tls_verify) == ("/file/ca.pem", False)
+    assert (from_env.tls_ca, from_env.tls_cert, from_env.tls_key) == (
         "/env/ca.pem",
         "/env/cert.pem",
         "/env/key.pem",
     )
     assert from_env.tls_verify is True
-    assert (from_flags.tls_ca_cert, from_flags.tls_verify) == ("/flag/ca.pem", True)
+    assert (from_flags.tls_ca, from_flags.tls_verify) == ("/flag/ca.pem", True)
     assert resolve_agent_config({}, environ={}).tls_verify is None
 
 
 def test_the_docker_client_gets_the_tls_settings_only_when_some_are_given() -> None:
     assert _tls_settings(AgentConfig()) is None
     assert _tls_settings(AgentConfig(tls_verify=False)) == TlsSettings(verify=False)
-    assert _tls_settings(
-        AgentConfig(tls_ca_cert="/ca", tls_client_cert="/cert", tls_client_key="/key")
-    ) == TlsSettings(ca_cert="/ca", client_cert="/cert", client_key="/key")
+    assert _tls_settings(AgentConfig(tls_ca="/ca", tls_cert="/cert", tls_key="/key")) == TlsSettings(
+        ca_cert="/ca", client_cert="/cert", client_key="/key"
+    )
 
 
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        (AgentConfig(base_url="tcp://127.0.0.1:2376", tls_ca_cert="/nowhere/ca.pem"), "CA file not found"),
-        (AgentConfig(base_url="tcp://127.0.0.1:2376", tls_client_cert="/nowhere/cert.pem"), "needs its key"),
+        (AgentConfig(base_url="tcp://127.0.0.1:2376", tls_ca="/nowhere/ca.pem"), "CA file not found"),
+        (AgentConfig(base_url="tcp://127.0.0.1:2376", tls_cert="/nowhere/cert.pem"), "needs its key"),
         (AgentConfig(base_url="unix:///var/run/docker.sock", tls_verify=True), "tcp://"),
     ],
 )
