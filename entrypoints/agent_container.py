@@ -14,6 +14,7 @@ import docker
 import requests
 from dependency_injector import containers, providers
 
+from dockyard.adapters.agent_api import AgentApiServer
 from dockyard.adapters.docker_client import TlsSettings, build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
 from dockyard.adapters.file_leases import FileLeases
@@ -26,6 +27,7 @@ from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.redaction import RedactingBackend, RedactingOutput, Redactor
 from dockyard.domain.errors import ConfigurationError
+from dockyard.entrypoints.agent_settings import parse_agent_address
 
 
 def _tls_settings(config: AgentConfig) -> TlsSettings | None:
@@ -75,6 +77,14 @@ def _redactor(config: AgentConfig) -> Redactor:
     return Redactor([config.key])
 
 
+def _api_server(config: AgentConfig, agent: Agent) -> AgentApiServer | None:
+    """``/api/health`` and ``/api/poke`` at ``--agent-address``; None without one."""
+    if not config.agent_address:
+        return None
+    host, port = parse_agent_address(config.agent_address)
+    return AgentApiServer(host, port, health=agent.health_report, poke=agent.poke)
+
+
 def _real_path(config: AgentConfig) -> Callable[[str], str] | None:
     """Bind sources are checked with their symbolic links followed where the daemon shares
     this machine's file system (a local daemon)."""
@@ -120,3 +130,6 @@ class AgentContainer(containers.DeclarativeContainer):
         real_path=real_path,
         output=output,
     )
+
+    # Driving adapters
+    api_server = providers.Singleton(_api_server, config=config, agent=agent)

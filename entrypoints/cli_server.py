@@ -115,7 +115,9 @@ def server() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="DEBUG logs one line per request.",
 )
+@click.pass_obj
 def start(
+    root: Container,
     *,
     hosts: tuple[str, ...],
     port: int,
@@ -144,7 +146,6 @@ def start(
         "max_body_size": max_body_size,
         "max_listeners": max(1, threads // 2),
     }
-    root = Container()
     root.config.from_dict({"server": settings})
     container = root.server  # only the server's resources are started
     try:
@@ -152,9 +153,9 @@ def start(
         container.service().tenancy.ensure_default_tenant()
         addresses = listen_hosts(hosts, docker_bridge=docker_bridge)
         api = ApiServer(container.app(), addresses, port, threads=threads, max_body=max_body_size)
-    except DockyardError as exc:
+    except DockyardError:  # the CLI says what went wrong
         container.shutdown_resources()
-        raise click.ClickException(str(exc)) from exc
+        raise
     release_waiters = container.queue_signal().release_all
 
     def stop(signum: int, _frame: FrameType | None) -> None:
