@@ -6,14 +6,12 @@ library keyword, and nothing outside the table is an option or a field."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from dockyard.domain.agent.config import AgentConfig, RunPolicy
 from dockyard.entrypoints.agent_settings import (
@@ -23,9 +21,9 @@ from dockyard.entrypoints.agent_settings import (
     DERIVED,
     SETTINGS,
     agent_options,
-    given_options,
 )
 from dockyard.entrypoints.settings import resolve_agent_config
+from support.agent_cli import given_by
 
 # A value for every setting and spelling, as text: a new row needs one here, and then this
 # test proves it reaches AgentConfig by every route.
@@ -94,16 +92,6 @@ SAMPLES: dict[str, str] = {
 SPELLINGS = {*BY_NAME, *ALIASES}
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("PREFECT__", "DOCKYARD_AGENT_")):
-            monkeypatch.delenv(name)
-    yield
-
-
 @pytest.fixture
 def samples(tmp_path: Path) -> dict[str, str]:
     auth_file = tmp_path / "auth.json"
@@ -128,17 +116,7 @@ def _from_command_line(name: str, value: str) -> AgentConfig:
     assert option is not None
     flag = next(opt for opt in option.opts if opt.startswith("--"))
     args = [flag] if option.is_flag else [flag, value]
-    seen: dict[str, object] = {}
-
-    @click.command()
-    @agent_options
-    @click.pass_context
-    def probe(ctx: click.Context, /, **_: object) -> None:
-        seen.update(given_options(ctx))
-
-    result = CliRunner().invoke(probe, args)
-    assert result.exit_code == 0, result.output
-    return resolve_agent_config(seen, environ={})
+    return resolve_agent_config(given_by(*args), environ={})
 
 
 def test_every_setting_and_spelling_has_a_sample() -> None:
