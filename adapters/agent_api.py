@@ -3,7 +3,7 @@
 ``GET /api/health`` answers 200 only when the agent is healthy (the daemon answers and a
 poll succeeded recently), else 503 with the reasons; ``GET /api/poke`` wakes the poll loop.
 Served from a background thread, on the host and port ``--agent-address`` names (loopback
-unless it names a host: ``agent_settings.parse_agent_address``).
+unless it names a host: ``setting_values.parse_agent_address``).
 """
 
 from __future__ import annotations

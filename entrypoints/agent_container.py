@@ -27,7 +27,7 @@ from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.redaction import RedactingBackend, RedactingOutput, Redactor
 from dockyard.domain.errors import ConfigurationError
-from dockyard.entrypoints.agent_settings import parse_agent_address
+from dockyard.entrypoints.setting_values import parse_agent_address
 
 
 def _tls_settings(config: AgentConfig) -> TlsSettings | None:

@@ -1,5 +1,5 @@
-"""Every agent setting, once: its name, its command-line flags, its other spellings, and how
-its values read.
+"""Every agent setting, once: its name, its command-line flags, its Prefect variable, its
+other spellings, and how its values read and what they become (``setting_values``).
 
 A setting's name is its name everywhere: the field of ``AgentConfig`` (of ``RunPolicy``, for
 what runs may ask for), ``DockerAgent``'s keyword, the key in the TOML config file and the
@@ -14,171 +14,42 @@ that uses it.
 
 from __future__ import annotations
 
-import ast
-import json
-import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
-from pydantic import BeforeValidator
 
 from dockyard.domain.agent.config import PullPolicy
-from dockyard.domain.agent.host_values import parse_size
-from dockyard.domain.agent.image_policy import parse_image_pattern, parse_registry_entry
-from dockyard.domain.agent.volumes import parse_volume_specs
 from dockyard.domain.errors import ConfigurationError
 from dockyard.entrypoints.key_values import parse_key_values
-from dockyard.entrypoints.registry_auth import parse_registry_auth
+from dockyard.entrypoints.setting_values import (
+    DEFAULT_PULL,
+    Address,
+    Context,
+    EnvMap,
+    Flag,
+    Float,
+    Int,
+    Level,
+    Names,
+    Policy,
+    RegistryAuth,
+    Size,
+    Specs,
+    Text,
+    checked_tenant,
+    image_patterns,
+    mounts,
+    pull_policy,
+    registry_scopes,
+    sorted_labels,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# -- how values read ---------------------------------------------------------------------
-#
-# Values come as TOML values, library keywords or environment strings alike. Lists accept a
-# JSON or Python list literal or a comma-separated string (so PREFECT__CLOUD__AGENT__LABELS=dev
-# is ["dev"], not three letters); volume specs, whose modes contain commas, are separated by
-# ";" or newlines instead. Env maps accept a dict literal, a list of KEY=VALUE, or KEY=VALUE
-# lines.
-
-
-def _literal(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        raise ValueError(f"{text!r} is not a JSON or Python literal") from None
-
-
-def _strings(value: Any, separators: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        value = _literal(text) if text.startswith(("[", "(")) else re.split(separators, text)
-    if not isinstance(value, list | tuple | set):
-        raise ValueError("must be a list of strings")
-    if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in value):
-        raise ValueError("must be a list of strings")
-    return tuple(text for text in (str(item).strip() for item in value) if text)
-
-
-def _env_map(value: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        value = _literal(text) if text.startswith(("{", "[")) else text.splitlines()
-    if isinstance(value, list | tuple):
-        pairs = parse_key_values(str(item) for item in value if str(item).strip())
-        value = {key.strip(): item for key, item in pairs.items()}
-    if not isinstance(value, dict):
-        raise ValueError("must be a map of NAME: value")
-    return {str(key): str(item) for key, item in value.items()}
-
-
-def parse_agent_address(text: str) -> tuple[str, int]:
-    """``127.0.0.1:8080``, ``http://127.0.0.1:8080`` or ``:8080`` → (host, port); a missing
-    host is loopback (never every interface by accident; Prefect 1 needed the scheme and
-    bound everything). Raises ``ValueError`` saying what is expected."""
-    raw = text.strip() if "://" in text else "http://" + text.strip()
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError:
-        parts, port = urlsplit("invalid://"), None
-    if parts.scheme != "http" or port is None or parts.path not in ("", "/") or parts.query:
-        raise ValueError(f"--agent-address {text!r} must be [http://]HOST:PORT, e.g. 127.0.0.1:8080")
-    return parts.hostname or "127.0.0.1", port
-
-
-def normalize_agent_address(text: str) -> str:
-    """The address as ``http://HOST:PORT`` (``parse_agent_address``)."""
-    host, port = parse_agent_address(text)
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
-
-
-def _pull_policy(value: Any) -> Any:
-    if value is None or isinstance(value, PullPolicy) or value is DEFAULT_PULL:
-        return value
-    text = str(value).strip().lower().replace("_", "-")
-    try:
-        return PullPolicy({"ifnotpresent": "if-not-present"}.get(text, text))
-    except ValueError:
-        raise ValueError("must be always, if-not-present or never") from None
-
-
-def _optional(parse: Callable[[Any], Any]) -> BeforeValidator:
-    return BeforeValidator(lambda value: None if value is None else parse(value))
-
-
-Text = str | None
-Flag = bool | None
-Names = Annotated[tuple[str, ...] | None, BeforeValidator(lambda value: _strings(value, r","))]
-Specs = Annotated[tuple[str, ...] | None, BeforeValidator(lambda value: _strings(value, r"[;\n]"))]
-EnvMap = Annotated[dict[str, str] | None, BeforeValidator(_env_map)]
-Size = Annotated[int | None, _optional(parse_size)]
-Level = Annotated[str | None, _optional(lambda value: str(value).strip().upper())]
-Address = Annotated[
-    str | None, BeforeValidator(lambda value: normalize_agent_address(value) if value else None)
-]
-Policy = Annotated[PullPolicy | None, BeforeValidator(_pull_policy)]
-RegistryAuth = Annotated[dict[str, Any] | None, BeforeValidator(parse_registry_auth)]
-
-# "no_pull: false" in a source: the default pull behaviour, even over a lower source's no_pull.
-DEFAULT_PULL: Any = "default"
-
-
-# -- building AgentConfig's values -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a setting's value is read against when ``AgentConfig`` is built."""
-
-    host_os: str  # the Docker daemon's OS, as far as known: how volume specs read
-    working_dir: str | None  # where relative host paths resolve
-    home_dir: str | None  # what ~ expands to
-
-
-def _labels(value: tuple[str, ...], context: Context) -> tuple[str, ...]:
-    return tuple(sorted(set(value)))
-
-
-def _tenant(value: str, context: Context) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ConfigurationError(f"the tenant id {value!r} must be a valid UUID") from None
-    return value
-
-
-def _volumes(value: tuple[str, ...], context: Context) -> Any:
-    return parse_volume_specs(
-        value, host_os=context.host_os, working_dir=context.working_dir, home_dir=context.home_dir
-    )
-
-
-def _registries(value: tuple[str, ...], context: Context) -> Any:
-    return tuple(parse_registry_entry(entry) for entry in value)
-
-
-def _image_patterns(value: tuple[str, ...], context: Context) -> Any:
-    return tuple(parse_image_pattern(pattern) for pattern in value)
-
-
-def _policy_or_default(value: Any, context: Context) -> Any:
-    return None if value is DEFAULT_PULL else value
-
-
-# -- the table ---------------------------------------------------------------------------
+# -- rows and spellings -------------------------------------------------------------------
 
 Fold = Callable[[Any, Any], Any]  # (the alias's value, the setting's value in the same source or None)
 
@@ -225,6 +96,8 @@ class Alias:
 
 @dataclass(frozen=True)
 class Setting:
+    """One row of the table: a setting and everything it is known by."""
+
     name: str
     type: Any  # how values from TOML, the environment and keywords read (pydantic)
     help: str = ""
@@ -241,8 +114,8 @@ def _plural(singular: str, name: str) -> Alias:
     return Alias(singular, _same(singular, name))
 
 
-def _negative(alias: str, name: str, flag: str, help: str, *, prefect_env: str | None = None) -> Alias:
-    return Alias(alias, _negated(alias, name), Flag, (flag,), help, prefect_env, default=False)
+def _negative(alias: str, name: str, flag: str, help: str) -> Alias:
+    return Alias(alias, _negated(alias, name), Flag, (flag,), help, default=False)
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -252,387 +125,124 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-_SECONDS = click.FloatRange(min=0, min_open=True)
+_POSITIVE = click.FloatRange(min=0, min_open=True)
+_AT_LEAST_0, _AT_LEAST_1 = click.IntRange(min=0), click.IntRange(min=1)
 _LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False)
+_MANY = {"multiple": True}
+_SWITCH = {"is_flag": True}
 
+# fmt: off
 SETTINGS: tuple[Setting, ...] = (
     # -- identity and backend --
-    Setting(
-        "api",
-        Text,
-        "The backend's GraphQL API URL [default: http://127.0.0.1:4200].",
-        ("-a", "--api"),
-        prefect_env="PREFECT__CLOUD__API",
-    ),
-    Setting(
-        "key",
-        Text,
-        "API key for the backend (prefer PREFECT__CLOUD__API_KEY).",
-        ("-k", "--key"),
-        prefect_env="PREFECT__CLOUD__API_KEY",
-    ),
-    Setting(
-        "tenant_id",
-        Text,
-        "Tenant to serve (a UUID).",
-        ("--tenant-id",),
-        prefect_env="PREFECT__CLOUD__TENANT_ID",
-        build=_tenant,
-    ),
+    Setting("api", Text, "The backend's GraphQL API URL [default: http://127.0.0.1:4200].", ("-a", "--api"),
+            prefect_env="PREFECT__CLOUD__API"),
+    Setting("key", Text, "API key for the backend (prefer PREFECT__CLOUD__API_KEY).", ("-k", "--key"),
+            prefect_env="PREFECT__CLOUD__API_KEY"),
+    Setting("tenant_id", Text, "Tenant to serve (a UUID).", ("--tenant-id",),
+            prefect_env="PREFECT__CLOUD__TENANT_ID", build=checked_tenant),
     Setting("agent_config_id", Text, "Backend agent configuration to register with.", ("--agent-config-id",)),
-    Setting(
-        "name",
-        Text,
-        "Agent name [default: agent].",
-        ("-n", "--name"),
-        prefect_env="PREFECT__CLOUD__AGENT__NAME",
-    ),
-    Setting(
-        "labels",
-        Names,
-        "Serve runs with this label (repeatable).",
-        ("-l", "--label"),
-        cli={"multiple": True},
-        prefect_env="PREFECT__CLOUD__AGENT__LABELS",
-        aliases=(_plural("label", "labels"),),
-        build=_labels,
-    ),
+    Setting("name", Text, "Agent name [default: agent].", ("-n", "--name"),
+            prefect_env="PREFECT__CLOUD__AGENT__NAME"),
+    Setting("labels", Names, "Serve runs with this label (repeatable).", ("-l", "--label"), _MANY,
+            prefect_env="PREFECT__CLOUD__AGENT__LABELS", aliases=(_plural("label", "labels"),),
+            build=sorted_labels),
     # -- what flow containers get --
-    Setting(
-        "env_vars",
-        EnvMap,
-        "Environment variable for every flow run (repeatable).",
-        ("-e", "--env"),
-        cli={"multiple": True, "callback": _pairs, "metavar": "KEY=VALUE"},
-        prefect_env="PREFECT__CLOUD__AGENT__ENV_VARS",
-        aliases=(_plural("env", "env_vars"),),
-    ),
-    Setting(
-        "max_polls",
-        int | None,
-        "Stop after this many polls.",
-        ("--max-polls",),
-        cli={"type": click.IntRange(min=0)},
-    ),
-    Setting(
-        "agent_address",
-        Address,
-        "Serve /api/health and /api/poke at [http://]HOST:PORT.",
-        ("--agent-address",),
-        prefect_env="PREFECT__CLOUD__AGENT__AGENT_ADDRESS",
-    ),
-    Setting(
-        "send_flow_run_logs",
-        Flag,
-        prefect_env="PREFECT__CLOUD__SEND_FLOW_RUN_LOGS",
-        aliases=(
-            _negative(
-                "no_cloud_logs",
-                "send_flow_run_logs",
-                "--no-cloud-logs",
-                "Flow runs do not send their logs to the backend.",
-            ),
-        ),
-    ),
-    Setting(
-        "log_level",
-        Level,
-        "The agent's log level [default: INFO].",
-        ("--log-level",),
-        cli={"type": _LEVELS},
-        prefect_env="PREFECT__CLOUD__AGENT__LEVEL",
-    ),
-    Setting(
-        "logging_level",
-        Level,
-        prefect_env="PREFECT__LOGGING__LEVEL",
-        no_flag="Prefect's variable for flow runs",
-    ),
+    Setting("env_vars", EnvMap, "Environment variable for every flow run (repeatable).", ("-e", "--env"),
+            {"multiple": True, "callback": _pairs, "metavar": "KEY=VALUE"},
+            prefect_env="PREFECT__CLOUD__AGENT__ENV_VARS", aliases=(_plural("env", "env_vars"),)),
+    Setting("max_polls", Int, "Stop after this many polls.", ("--max-polls",), {"type": _AT_LEAST_0}),
+    Setting("agent_address", Address, "Serve /api/health and /api/poke at [http://]HOST:PORT.",
+            ("--agent-address",), prefect_env="PREFECT__CLOUD__AGENT__AGENT_ADDRESS"),
+    Setting("send_flow_run_logs", Flag, prefect_env="PREFECT__CLOUD__SEND_FLOW_RUN_LOGS",
+            aliases=(_negative("no_cloud_logs", "send_flow_run_logs", "--no-cloud-logs",
+                               "Flow runs do not send their logs to the backend."),)),
+    Setting("log_level", Level, "The agent's log level [default: INFO].", ("--log-level",), {"type": _LEVELS},
+            prefect_env="PREFECT__CLOUD__AGENT__LEVEL"),
+    Setting("logging_level", Level, prefect_env="PREFECT__LOGGING__LEVEL",
+            no_flag="Prefect's own variable, for the flow runs"),
     # -- the Docker daemon --
-    Setting(
-        "base_url",
-        Text,
-        "Docker daemon URL [default: DOCKER_HOST or the local socket].",
-        ("-b", "--base-url"),
-        prefect_env="PREFECT__CONTEXT__BASE_URL",
-    ),
-    Setting(
-        "tls_ca",
-        Text,
-        "CA certificate the tcp:// daemon's certificate is checked against.",
-        ("--tls-ca",),
-        cli={"metavar": "PATH"},
-    ),
-    Setting(
-        "tls_cert",
-        Text,
-        "Client certificate for the daemon (with --tls-key).",
-        ("--tls-cert",),
-        cli={"metavar": "PATH"},
-    ),
+    Setting("base_url", Text, "Docker daemon URL [default: DOCKER_HOST or the local socket].",
+            ("-b", "--base-url"), prefect_env="PREFECT__CONTEXT__BASE_URL"),
+    Setting("tls_ca", Text, "CA certificate the tcp:// daemon's certificate is checked against.",
+            ("--tls-ca",), {"metavar": "PATH"}),
+    Setting("tls_cert", Text, "Client certificate for the daemon (with --tls-key).", ("--tls-cert",),
+            {"metavar": "PATH"}),
     Setting("tls_key", Text, "The client certificate's private key.", ("--tls-key",), {"metavar": "PATH"}),
-    Setting(
-        "tls_verify",
-        Flag,
-        "Check the daemon's certificate [default: when --tls-ca is given]. Without "
-        "--base-url, DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH apply (--tls-* options win).",
-        ("--tls-verify/--no-tls-verify",),
-        cli={"default": None},
-    ),
-    Setting(
-        "pull_policy",
-        Policy,
-        "[default: always for :latest or untagged, else if-not-present]",
-        ("--pull-policy",),
-        cli={"type": click.Choice(["always", "if-not-present", "never"])},
-        aliases=(
-            Alias(
-                "no_pull",
-                _no_pull,
-                Flag,
-                ("--no-pull",),
-                "Never pull images (same as --pull-policy never).",
-                "PREFECT__CONTEXT__NO_PULL",
-                default=False,
-            ),
-        ),
-        build=_policy_or_default,
-    ),
-    Setting(
-        "show_flow_logs",
-        Flag,
-        "Print flow-run container output.",
-        ("-f", "--show-flow-logs"),
-        cli={"is_flag": True},
-    ),
-    Setting(
-        "volumes",
-        Specs,
-        "Mount SRC:DST[:MODE] in every run (repeatable).",
-        ("--volume",),
-        cli={"multiple": True},
-        aliases=(_plural("volume", "volumes"),),
-        build=_volumes,
-    ),
-    Setting(
-        "networks",
-        Names,
-        "Docker network for every run (repeatable).",
-        ("--network",),
-        cli={"multiple": True},
-        aliases=(Alias("network", _first_then),),
-    ),  # Prefect's single network comes first
-    Setting(
-        "docker_interface",
-        Flag,
-        aliases=(
-            _negative(
-                "no_docker_interface",
-                "docker_interface",
-                "--no-docker-interface",
-                "Do not add host.docker.internal:host-gateway.",
-            ),
-        ),
-    ),
-    Setting(
-        "docker_client_timeout",
-        float | None,
-        "Seconds [default: 60].",
-        ("--docker-client-timeout",),
-        cli={"type": _SECONDS},
-    ),
+    Setting("tls_verify", Flag, "Check the daemon's certificate [default: when --tls-ca is given]. Without "
+            "--base-url, DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH apply (--tls-* options win).",
+            ("--tls-verify/--no-tls-verify",), {"default": None}),
+    Setting("pull_policy", Policy, "[default: always for :latest or untagged, else if-not-present]",
+            ("--pull-policy",), {"type": click.Choice(["always", "if-not-present", "never"])},
+            aliases=(Alias("no_pull", _no_pull, Flag, ("--no-pull",), "Never pull images (same as "
+                           "--pull-policy never).", prefect_env="PREFECT__CONTEXT__NO_PULL", default=False),),
+            build=pull_policy),
+    Setting("show_flow_logs", Flag, "Print flow-run container output.", ("-f", "--show-flow-logs"), _SWITCH),
+    Setting("volumes", Specs, "Mount SRC:DST[:MODE] in every run (repeatable).", ("--volume",), _MANY,
+            aliases=(_plural("volume", "volumes"),), build=mounts),
+    Setting("networks", Names, "Docker network for every run (repeatable).", ("--network",), _MANY,
+            aliases=(Alias("network", _first_then),)),  # Prefect's single network comes first
+    Setting("docker_interface", Flag,
+            aliases=(_negative("no_docker_interface", "docker_interface", "--no-docker-interface",
+                               "Do not add host.docker.internal:host-gateway."),)),
+    Setting("docker_client_timeout", Float, "Seconds [default: 60].", ("--docker-client-timeout",),
+            {"type": _POSITIVE}),
     # -- images --
-    Setting(
-        "reg_allow_list",
-        Names,
-        "Allowed registry or Docker Hub namespace (repeatable).",
-        ("--reg-allow-list",),
-        cli={"multiple": True},
-        build=_registries,
-    ),
-    Setting(
-        "allow_images",
-        Names,
-        "Allowed image pattern, * and ** (repeatable).",
-        ("--allow-image",),
-        cli={"multiple": True},
-        aliases=(_plural("allow_image", "allow_images"),),
-        build=_image_patterns,
-    ),
+    Setting("reg_allow_list", Names, "Allowed registry or Docker Hub namespace (repeatable).",
+            ("--reg-allow-list",), _MANY, build=registry_scopes),
+    Setting("allow_images", Names, "Allowed image pattern, * and ** (repeatable).", ("--allow-image",), _MANY,
+            aliases=(_plural("allow_image", "allow_images"),), build=image_patterns),
     # -- what runs may ask for (RunPolicy) --
-    Setting(
-        "allow_privileged",
-        Flag,
-        "Runs may ask for privileged mode.",
-        ("--allow-privileged",),
-        cli={"is_flag": True},
-        policy=True,
-    ),
-    Setting(
-        "allow_cap_add",
-        Names,
-        "Capability runs may add, or ALL (repeatable).",
-        ("--allow-cap-add",),
-        cli={"multiple": True, "metavar": "CAP"},
-        policy=True,
-    ),
-    Setting(
-        "allow_host_namespaces",
-        Flag,
-        "Runs may use host or container: namespaces.",
-        ("--allow-host-namespaces",),
-        cli={"is_flag": True},
-        policy=True,
-    ),
-    Setting(
-        "allow_devices",
-        Names,
-        "Device runs may use.",
-        ("--allow-device",),
-        cli={"multiple": True, "metavar": "PATH"},
-        aliases=(_plural("allow_device", "allow_devices"),),
-        policy=True,
-    ),
-    Setting(
-        "allow_security_opt",
-        Flag,
-        "Runs may set security options.",
-        ("--allow-security-opt",),
-        cli={"is_flag": True},
-        policy=True,
-    ),
-    Setting(
-        "allow_sysctls", Flag, "Runs may set sysctls.", ("--allow-sysctls",), {"is_flag": True}, policy=True
-    ),
-    Setting(
-        "allow_public_ports",
-        Flag,
-        "Runs may publish ports on every interface; without it only on 127.0.0.1/::1.",
-        ("--allow-public-ports",),
-        cli={"is_flag": True},
-        policy=True,
-    ),
-    Setting(
-        "allow_bind_roots",
-        Names,
-        "Host dir runs may bind.",
-        ("--allow-bind-root",),
-        cli={"multiple": True, "metavar": "PATH"},
-        aliases=(_plural("allow_bind_root", "allow_bind_roots"),),
-        policy=True,
-    ),
-    Setting(
-        "allow_named_volumes",
-        Flag,
-        "Runs may mount named volumes.",
-        ("--allow-named-volumes",),
-        cli={"is_flag": True},
-        policy=True,
-    ),
-    Setting(
-        "allow_runtimes",
-        Names,
-        "Runtime runs may use.",
-        ("--allow-runtime",),
-        cli={"multiple": True, "metavar": "NAME"},
-        aliases=(_plural("allow_runtime", "allow_runtimes"),),
-        policy=True,
-    ),
-    Setting(
-        "allow_networks",
-        Names,
-        "Network runs may join.",
-        ("--allow-network",),
-        cli={"multiple": True, "metavar": "NAME"},
-        aliases=(_plural("allow_network", "allow_networks"),),
-        policy=True,
-    ),
-    Setting(
-        "allow_gpus",
-        Flag,
-        "Runs may request GPUs (device_requests).",
-        ("--allow-gpus",),
-        cli={"is_flag": True},
-        policy=True,
-    ),
-    Setting(
-        "max_memory",
-        Size,
-        "Memory limit cap (e.g. 2g), also the default limit.",
-        ("--max-memory",),
-        cli={"metavar": "SIZE"},
-        policy=True,
-    ),
-    Setting(
-        "max_cpus",
-        float | None,
-        "CPU cap, also the default.",
-        ("--max-cpus",),
-        cli={"type": _SECONDS},
-        policy=True,
-    ),
-    Setting(
-        "max_shm_size",
-        Size,
-        "Largest /dev/shm a run may ask for.",
-        ("--max-shm-size",),
-        cli={"metavar": "SIZE"},
-        policy=True,
-    ),
-    Setting(
-        "max_pids",
-        int | None,
-        "Process cap, also the default.",
-        ("--max-pids",),
-        cli={"type": click.IntRange(min=1)},
-        policy=True,
-    ),
+    Setting("allow_privileged", Flag, "Runs may ask for privileged mode.", ("--allow-privileged",), _SWITCH,
+            policy=True),
+    Setting("allow_cap_add", Names, "Capability runs may add, or ALL (repeatable).", ("--allow-cap-add",),
+            {"multiple": True, "metavar": "CAP"}, policy=True),
+    Setting("allow_host_namespaces", Flag, "Runs may use host or container: namespaces.",
+            ("--allow-host-namespaces",), _SWITCH, policy=True),
+    Setting("allow_devices", Names, "Device runs may use.", ("--allow-device",),
+            {"multiple": True, "metavar": "PATH"}, aliases=(_plural("allow_device", "allow_devices"),),
+            policy=True),
+    Setting("allow_security_opt", Flag, "Runs may set security options.", ("--allow-security-opt",), _SWITCH,
+            policy=True),
+    Setting("allow_sysctls", Flag, "Runs may set sysctls.", ("--allow-sysctls",), _SWITCH, policy=True),
+    Setting("allow_public_ports", Flag, "Runs may publish ports on every interface; without it only on "
+            "127.0.0.1/::1.", ("--allow-public-ports",), _SWITCH, policy=True),
+    Setting("allow_bind_roots", Names, "Host dir runs may bind.", ("--allow-bind-root",),
+            {"multiple": True, "metavar": "PATH"}, aliases=(_plural("allow_bind_root", "allow_bind_roots"),),
+            policy=True),
+    Setting("allow_named_volumes", Flag, "Runs may mount named volumes.", ("--allow-named-volumes",), _SWITCH,
+            policy=True),
+    Setting("allow_runtimes", Names, "Runtime runs may use.", ("--allow-runtime",),
+            {"multiple": True, "metavar": "NAME"}, aliases=(_plural("allow_runtime", "allow_runtimes"),),
+            policy=True),
+    Setting("allow_networks", Names, "Network runs may join.", ("--allow-network",),
+            {"multiple": True, "metavar": "NAME"}, aliases=(_plural("allow_network", "allow_networks"),),
+            policy=True),
+    Setting("allow_gpus", Flag, "Runs may request GPUs (device_requests).", ("--allow-gpus",), _SWITCH,
+            policy=True),
+    Setting("max_memory", Size, "Memory limit cap (e.g. 2g), also the default limit.", ("--max-memory",),
+            {"metavar": "SIZE"}, policy=True),
+    Setting("max_cpus", Float, "CPU cap, also the default.", ("--max-cpus",), {"type": _POSITIVE},
+            policy=True),
+    Setting("max_shm_size", Size, "Largest /dev/shm a run may ask for.", ("--max-shm-size",),
+            {"metavar": "SIZE"}, policy=True),
+    Setting("max_pids", Int, "Process cap, also the default.", ("--max-pids",), {"type": _AT_LEAST_1},
+            policy=True),
     # -- the loop and supervision --
-    Setting(
-        "limit",
-        int | None,
-        "Flow-run containers running at once.",
-        ("--limit",),
-        cli={"type": click.IntRange(min=1)},
-    ),
-    Setting("run_timeout", float | None, "Seconds a run may take.", ("--run-timeout",), {"type": _SECONDS}),
-    Setting(
-        "cancel_grace",
-        float | None,
-        "Seconds from SIGTERM to SIGKILL [default: 30].",
-        ("--cancel-grace",),
-        cli={"type": click.FloatRange(min=0)},
-    ),
-    Setting(
-        "keep_containers",
-        Flag,
-        "Keep finished containers instead of removing them.",
-        ("--keep-containers",),
-        cli={"is_flag": True},
-    ),
-    Setting(
-        "lock_dir",
-        Text,
-        "Where the agent keeps its lock file (one per agent name and Docker daemon: a second "
-        "live agent with the same name is refused) [default: $XDG_STATE_HOME/dockyard/agents or "
-        "~/.local/state/dockyard/agents].",
-        ("--lock-dir",),
-        cli={"type": click.Path(file_okay=False)},
-    ),
-    # -- registry logins (AgentConfig.registry_credentials, from both) --
-    Setting(
-        "registry_auth_file",
-        Text,
-        "JSON or TOML file of registry: {username, password}.",
-        ("--registry-auth-file",),
-        cli={"type": click.Path(dir_okay=False)},
-    ),
-    Setting(
-        "registry_auth",
-        RegistryAuth,
-        no_flag="passwords stay off the command line, where anyone can read them",
-    ),
+    Setting("limit", Int, "Flow-run containers running at once.", ("--limit",), {"type": _AT_LEAST_1}),
+    Setting("run_timeout", Float, "Seconds a run may take.", ("--run-timeout",), {"type": _POSITIVE}),
+    Setting("cancel_grace", Float, "Seconds from SIGTERM to SIGKILL [default: 30].", ("--cancel-grace",),
+            {"type": click.FloatRange(min=0)}),
+    Setting("keep_containers", Flag, "Keep finished containers instead of removing them.",
+            ("--keep-containers",), _SWITCH),
+    Setting("lock_dir", Text, "Where the agent keeps its lock file (one per agent name and Docker daemon: a "
+            "second live agent with the same name is refused) [default: $XDG_STATE_HOME/dockyard/agents or "
+            "~/.local/state/dockyard/agents].", ("--lock-dir",), {"type": click.Path(file_okay=False)}),
+    # -- registry logins (both make AgentConfig.registry_credentials) --
+    Setting("registry_auth_file", Text, "JSON or TOML file of registry: {username, password}.",
+            ("--registry-auth-file",), {"type": click.Path(dir_okay=False)}),
+    Setting("registry_auth", RegistryAuth, no_flag="passwords stay off the command line: anyone can read it"),
 )
+# fmt: on
 
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 ALIASES: Mapping[str, tuple[Setting, Alias]] = {

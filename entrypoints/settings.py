@@ -28,8 +28,9 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 from dockyard.domain.agent.config import AgentConfig, RegistryCredentials, RunPolicy
 from dockyard.domain.agent.validation import validate_agent_config
 from dockyard.domain.errors import ConfigurationError
-from dockyard.entrypoints.agent_settings import ALIASES, BY_NAME, SETTINGS, Context
+from dockyard.entrypoints.agent_settings import ALIASES, BY_NAME, SETTINGS
 from dockyard.entrypoints.registry_auth import load_registry_credentials, registry_credentials
+from dockyard.entrypoints.setting_values import Context
 
 ENV_PREFIX = "DOCKYARD_AGENT_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"

@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RegistryCredentials
 from dockyard.domain.errors import ConfigurationError
-from dockyard.entrypoints.agent_settings import normalize_agent_address, parse_agent_address
+from dockyard.entrypoints.setting_values import normalize_agent_address, parse_agent_address
 from dockyard.entrypoints.settings import resolve_agent_config
 from support.prefect_api_urls import API_URLS, DOCKYARD_ONLY, SERVER
 
