@@ -34,6 +34,7 @@ class AgentHealth:
         self._poll_error: str | None = None
         self._failed_polls = 0
         self._daemon_error: str | None = "the Docker daemon has not been checked yet"
+        self._daemon_checked = False  # "unchecked" is not "unreachable": a monitor must not page on a start
 
     def poll_succeeded(self, now: float) -> None:
         with self._lock:
@@ -55,10 +56,12 @@ class AgentHealth:
     def daemon_ok(self) -> None:
         with self._lock:
             self._daemon_error = None
+            self._daemon_checked = True
 
     def daemon_failed(self, error: str) -> None:
         with self._lock:
             self._daemon_error = error
+            self._daemon_checked = True
 
     @property
     def daemon_is_up(self) -> bool:
@@ -74,14 +77,24 @@ class AgentHealth:
             if backend_reason:
                 reasons.append(backend_reason)
             details: dict[str, object] = {
-                "daemon": "ok" if self._daemon_error is None else "unreachable",
-                "backend": "unreachable" if backend_reason else "ok",
+                "daemon": self._daemon_status(),
+                "backend": self._backend_status(backend_reason),
                 "failed_polls": self._failed_polls,
                 "last_poll_age_seconds": None
                 if self._last_poll_ok is None
                 else round(now - self._last_poll_ok, 3),
             }
             return HealthReport(healthy=not reasons, reasons=tuple(reasons), details=details)
+
+    def _daemon_status(self) -> str:  # caller holds the lock
+        if not self._daemon_checked:
+            return "unchecked"
+        return "ok" if self._daemon_error is None else "unreachable"
+
+    def _backend_status(self, backend_reason: str | None) -> str:  # caller holds the lock
+        if backend_reason is None:
+            return "ok"
+        return "unchecked" if self._last_poll_ok is None and self._failed_polls == 0 else "unreachable"
 
     def _backend_reason(self, now: float) -> str | None:  # caller holds the lock
         error = f": {self._poll_error}" if self._poll_error else ""

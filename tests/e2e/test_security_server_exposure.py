@@ -89,8 +89,16 @@ def test_a_local_flow_container_reaches_the_server_through_the_bridge(
     default_server: int, docker_client: docker.DockerClient, test_image: object
 ) -> None:
     busybox = test_image("busybox")  # type: ignore[operator]
-    output = docker_client.containers.run(
+    # Detached, then waited on and read: run(remove=True) streams logs while the container may
+    # already be gone, and on a loaded host that read came back empty.
+    container = docker_client.containers.run(
         busybox, ["wget", "-qO-", f"http://host.docker.internal:{default_server}/health"],
-        extra_hosts={"host.docker.internal": "host-gateway"}, labels=SESSION_LABELS, remove=True,
+        extra_hosts={"host.docker.internal": "host-gateway"}, labels=SESSION_LABELS, detach=True,
     )  # fmt: skip
+    try:
+        status = container.wait(timeout=60)
+        output = container.logs(stdout=True, stderr=True)
+    finally:
+        container.remove(force=True)
+    assert status["StatusCode"] == 0, output
     assert b"ok" in output

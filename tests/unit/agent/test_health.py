@@ -70,3 +70,15 @@ def test_an_idle_agent_reports_a_dead_backend_within_three_poll_intervals() -> N
         health.poll_failed("refused")
         index = min(index + 1, len(BACKOFF) - 1)
     assert now <= 3 * BACKOFF[-1], now
+
+
+def test_a_fresh_agent_reports_unchecked_not_unreachable_until_a_check_fails() -> None:
+    health = AgentHealth(backend=BACKEND)
+    fresh = health.report(now=0.0)
+    assert not fresh.healthy
+    assert fresh.details["daemon"] == "unchecked" and fresh.details["backend"] == "unchecked"
+    health.daemon_failed("the Docker daemon is unreachable: TLS handshake failed")
+    health.poll_failed("refused")
+    failed = health.report(now=1.0)
+    assert failed.details["daemon"] == "unreachable" and failed.details["backend"] == "unreachable"
+    assert "TLS handshake failed" in failed.reasons[0]
