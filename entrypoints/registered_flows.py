@@ -38,7 +38,8 @@ def choose_flow(
         elsewhere = sorted({_project(flow) for flow in flows})
         flows = [flow for flow in flows if _project(flow) == project]
         if not flows:
-            where = f" (it is in project {', '.join(elsewhere)})" if elsewhere else ""
+            noun = "project" if len(elsewhere) == 1 else "projects"
+            where = f" (it is in {noun} {', '.join(elsewhere)})" if elsewhere else ""
             raise NoSuchFlow(f"no flow named {name!r} in project {project!r}{where}")
     if not flows:
         raise NoSuchFlow(f"no flow named {name!r}")
