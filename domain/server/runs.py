@@ -185,9 +185,11 @@ class FlowRuns:
         return str(run["id"])
 
     def _generated_name(self, session: StoreSession, tenant_id: str, run_id: str) -> str:
-        def taken(name: str) -> bool:
-            same = all_of(eq("tenant_id", tenant_id), eq("name", name))
-            return bool(session.select(Select("flow_run", where=same, columns=("id",), limit=1)))
+        def taken(names: Sequence[str]) -> set[str]:
+            same = all_of(eq("tenant_id", tenant_id), Compare("name", Op.IN, list(names)))
+            return {
+                str(row["name"]) for row in session.select(Select("flow_run", where=same, columns=("name",)))
+            }
 
         return unique_run_name(self._deps.run_name, taken, run_id)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -113,27 +114,25 @@ def test_generated_names_are_unique_within_the_tenant(store: RunStore) -> None:
     assert names[3] == "test-run" and len(set(names[:3])) == 3
 
 
-def test_a_name_is_found_in_a_bounded_number_of_tries() -> None:
-    taken = {"a", "b"}
-    calls: list[str] = []
+def test_a_name_is_found_in_one_look_up_and_a_suffix_when_the_names_run_out() -> None:
+    in_use = {"a", "b"}
+    asked: list[list[str]] = []
+
+    def taken(names: Sequence[str]) -> set[str]:
+        asked.append(list(names))
+        return in_use & set(names)
+
     names = itertools.cycle(["a", "b", "c"])
-
-    def generate() -> str:
-        calls.append(name := next(names))
-        return name
-
-    assert unique_run_name(generate, taken.__contains__, "0123456789") == "c"
-    assert calls == ["a", "b", "c"]
-    calls.clear()
-    assert unique_run_name(lambda: "a", taken.__contains__, "0123456789") == "a-01234567"
-    looked_up: list[str] = []
-
-    def every_name_taken(name: str) -> bool:
-        looked_up.append(name)
-        return name != "a-0123456789"
-
-    assert unique_run_name(lambda: "a", every_name_taken, "0123456789") == "a-0123456789"
-    assert len(looked_up) == NAME_ATTEMPTS + 1  # the tries, then the short suffix; the id is unique
+    assert unique_run_name(lambda: next(names), taken, "0123456789") == "c"
+    assert asked == [["a", "b", "c"]]  # the draws, once each, in one look-up
+    asked.clear()
+    assert unique_run_name(lambda: "a", taken, "0123456789") == "a-01234567"
+    assert asked == [["a"], ["a-01234567"]]
+    in_use.add("a-01234567")  # a name someone gave a run
+    assert unique_run_name(lambda: "a", taken, "0123456789") == "a-0123456789"
+    draws = itertools.count()
+    unique_run_name(lambda: f"n{next(draws)}", set, "0123456789")
+    assert next(draws) == NAME_ATTEMPTS  # bounded
 
 
 # -- runs no agent would take ----------------------------------------------------------------
