@@ -1,7 +1,6 @@
 """``dockyard run logs`` and ``dockyard run wait``: following runs to their end, with exit
-codes a script can act on.
+codes a script can act on::
 
-\b
     0  every run followed ended successfully (Success, or Cached/Skipped/Mapped)
     1  some run ended otherwise (Failed, Cancelled, TimedOut...); also any other error
     2  a usage error (an option or a run id that is not valid)
