@@ -122,7 +122,8 @@ def docker_run_config(
     unknown = unknown_keys(config, DOCKER_RUN_KEYS)
     if unknown:
         raise click.BadParameter(
-            f"DockerRun has no key {', '.join(unknown)}; its keys are {', '.join(DOCKER_RUN_SETTINGS)}",
+            f"DockerRun has unsupported keys: {', '.join(unknown)}; "
+            f"its keys are {', '.join(DOCKER_RUN_SETTINGS)}",
             param_hint="--run-config",
         )
     config.update(

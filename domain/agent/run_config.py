@@ -88,7 +88,7 @@ def check_docker_run(raw: Mapping[str, Any]) -> DockerRunConfig:
     unknown = unknown_keys(raw, DOCKER_RUN_KEYS)
     if unknown:
         raise RunRefused(
-            f"DockerRun has no key {', '.join(f'`{key}`' for key in unknown)}; "
+            f"DockerRun has unsupported keys: {', '.join(f'`{key}`' for key in unknown)}; "
             f"its keys are {', '.join(DOCKER_RUN_SETTINGS)}"
         )
     config = parse_run_config("", raw)

@@ -49,7 +49,7 @@ def check_requested_run_config(requested: Any) -> None:
     if requested is None:
         return
     if not isinstance(requested, Mapping):
-        raise InvalidInput("run_config must be a JSON object.")
+        raise InvalidInput(f"run_config is not an object but {_json_kind(requested)}.")
     _labels_of(requested)
     if requested.get("type") == "DockerRun":
         try:
@@ -59,6 +59,14 @@ def check_requested_run_config(requested: Any) -> None:
             raise InvalidInput(
                 f"{reason if reason.startswith('run_config') else 'run_config: ' + reason}."
             ) from None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "a boolean" if isinstance(value, bool) else "a number"
 
 
 def run_config(requested: Any, flow_group: Row, flow: Row) -> Any:

@@ -262,7 +262,7 @@ def test_runs_that_cannot_be_right_are_refused_at_create_time(server: ServerProc
         (["--image", "busybox:1", "--command", '["echo", 1]'],
          'Invalid value for --command: a JSON argv must be a list of strings, not ["echo", 1]'),
         (["--image", "busybox:1", "--run-config", '{"imagee": "x"}'],
-         f"Invalid value for --run-config: DockerRun has no key imagee; {keys}"),
+         f"Invalid value for --run-config: DockerRun has unsupported keys: imagee; {keys}"),
         (["--image", "busybox:1", "--run-config", '{"ports": ["80/icmp"]}'],
          "Invalid value for --run-config: '80/icmp' is not a container port (PORT or PORT/tcp|udp|sctp)"),
     ]  # fmt: skip
@@ -280,7 +280,7 @@ def test_runs_that_cannot_be_right_are_refused_at_create_time(server: ServerProc
     mutation = "mutation($i: create_flow_run_input!) { create_flow_run(input: $i) { id } }"
     for config, message in [
         ({"type": "DockerRun", "image": "busybox:1", "cpu": 2},
-         f"run_config: DockerRun has no key `cpu`; {keys}."),
+         f"run_config: DockerRun has unsupported keys: `cpu`; {keys}."),
         ({"type": "DockerRun", "image": "Busybox:1"},
          "run_config `image`: invalid image reference 'Busybox:1': repository name must be lowercase."),
         ({"type": "DockerRun", "command": ["echo", 1]},

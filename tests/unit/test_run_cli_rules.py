@@ -120,7 +120,7 @@ def test_run_configs_merge_extra_keys_under_the_explicit_options() -> None:
         (
             {"extra": '{"imagee": "x", "cpu": 1}'},
             "--run-config",
-            "DockerRun has no key cpu, imagee; its keys are",
+            "DockerRun has unsupported keys: cpu, imagee; its keys are",
         ),
         ({"extra": '{"env": ["A=1"]}'}, "--run-config", "`env` must be an object"),
         ({"extra": '{"ports": [0]}'}, "--run-config", "not a container port"),

@@ -69,8 +69,8 @@ def test_prefect_run_configs_are_stored_as_they_come(store: RunStore, config: di
     [
         (
             {"type": "DockerRun", "image": "busybox:1", "imagee": "x", "cpu": 1},
-            "run_config: DockerRun has no key `cpu`, `imagee`; its keys are command, env, host_config, "
-            "image, labels, ports, timeout.",
+            "run_config: DockerRun has unsupported keys: `cpu`, `imagee`; its keys are command, env, "
+            "host_config, image, labels, ports, timeout.",
         ),
         (
             {"type": "DockerRun", "image": "Busybox:1"},
@@ -83,7 +83,8 @@ def test_prefect_run_configs_are_stored_as_they_come(store: RunStore, config: di
         ({"type": "DockerRun", "command": ""}, "run_config `command` must not be empty."),
         ({"type": "DockerRun", "timeout": -1}, "run_config `timeout` must be a positive number of seconds."),
         ({"type": "DockerRun", "labels": "docker"}, "run_config.labels must be a list of strings."),
-        (["DockerRun"], "run_config must be a JSON object."),
+        (["DockerRun"], "run_config is not an object but a list."),
+        ("DockerRun", "run_config is not an object but a string."),
     ],
 )
 def test_a_docker_run_the_agent_would_refuse_is_refused_at_once(
