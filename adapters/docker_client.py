@@ -108,6 +108,19 @@ def build_docker_client(
     return client
 
 
+def daemon_address(client: docker.DockerClient) -> str:
+    """Where the client talks to its daemon, as a user writes it (``unix:///var/run/docker.sock``,
+    ``tcp://host:2376``): error messages name it."""
+    base = str(client.api.base_url)
+    if base.startswith("http+docker://"):
+        socket_path = getattr(client.api.get_adapter(base), "socket_path", None)
+        return f"unix://{socket_path}" if socket_path else base
+    for scheme in ("http://", "https://"):
+        if base.startswith(scheme):
+            return "tcp://" + base.removeprefix(scheme)
+    return base
+
+
 class _SocketAdapter(UnixHTTPAdapter):
     """One connection pool for the daemon's socket. docker-py keys its pools by URL, so
     every container's own paths (``/containers/<id>/start``...) opened a fresh connection;

@@ -1,8 +1,9 @@
 """How Docker SDK and HTTP failures become dockyard errors.
 
 Two kinds matter to callers: the daemon could not be reached or did not answer
-(``RuntimeUnavailable``: retry later, the run is not at fault) and the daemon answered
-with an error (``RuntimeRequestFailed``, carrying the daemon's own explanation).
+(``RuntimeUnavailable``: retry later, the run is not at fault; the message names the
+daemon's address and the reason) and the daemon answered with an error
+(``RuntimeRequestFailed``, carrying the daemon's own explanation).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import docker.errors
 import requests
 import urllib3.exceptions
 
+from dockyard.adapters.connection_errors import connection_problem
 from dockyard.domain.errors import RuntimeRequestFailed, RuntimeUnavailable
 
 # Everything that means "no answer": refused or reset connections, TLS handshakes, socket
@@ -28,20 +30,21 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
 
 
 @contextmanager
-def translated(action: str) -> Iterator[None]:
-    """Run a daemon call, raising ``RuntimeRequestFailed("<action>: <daemon's words>")``
-    for an error answer and ``RuntimeUnavailable`` when there is no answer."""
+def translated(action: str, daemon: str) -> Iterator[None]:
+    """Run a call to the daemon at ``daemon``, raising
+    ``RuntimeRequestFailed("<action>: <daemon's words>")`` for an error answer and
+    ``RuntimeUnavailable`` when there is no answer."""
     try:
         yield
     except docker.errors.APIError as exc:
         if _speaks_only_tls(exc):
             raise RuntimeUnavailable(
-                f"Docker daemon not reachable: it only accepts TLS connections ({explanation(exc)}); "
-                "give its CA, client certificate and key"
+                f"Docker daemon at {daemon} not reachable: it only accepts TLS connections "
+                f"({explanation(exc)}); give its CA, client certificate and key"
             ) from exc
         raise RuntimeRequestFailed(f"{action}: {explanation(exc)}") from exc
     except UNREACHABLE as exc:
-        raise unavailable(exc) from exc
+        raise unavailable(exc, daemon) from exc
 
 
 def explanation(exc: docker.errors.APIError) -> str:
@@ -49,13 +52,15 @@ def explanation(exc: docker.errors.APIError) -> str:
     return str(exc.explanation or exc).strip()
 
 
-def unavailable(exc: BaseException) -> RuntimeUnavailable:
+def unavailable(exc: BaseException, daemon: str) -> RuntimeUnavailable:
+    """``Docker daemon at <address> not reachable: <why>``, the reason in full."""
     text = str(exc)
+    where = f"Docker daemon at {daemon} not reachable"
     if isinstance(exc, requests.exceptions.SSLError) or "SSL" in text or "TLS" in text:
-        return RuntimeUnavailable(f"Docker daemon not reachable: the TLS connection failed ({text})")
+        return RuntimeUnavailable(f"{where}: the TLS connection failed ({text})")
     if isinstance(exc, requests.exceptions.Timeout):
-        return RuntimeUnavailable(f"Docker daemon not reachable: no answer in time ({text})")
-    return RuntimeUnavailable(f"Docker daemon not reachable: {text}")
+        return RuntimeUnavailable(f"{where}: no answer in time ({text})")
+    return RuntimeUnavailable(f"{where}: {connection_problem(exc)}")
 
 
 def _speaks_only_tls(exc: docker.errors.APIError) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from dockyard.adapters.docker_client import negotiate_api_version
+from dockyard.adapters.docker_client import daemon_address, negotiate_api_version
 from dockyard.adapters.docker_errors import (
     UNREACHABLE,
     explanation,
@@ -52,6 +52,7 @@ class DockerContainerRuntime:
     def __init__(self, client: docker.DockerClient) -> None:
         self._client = client
         self._api: Any = client.api
+        self._daemon = daemon_address(client)  # named in every "not reachable" error
         self._negotiated = False
         self._negotiation = threading.Lock()
 
@@ -60,7 +61,7 @@ class DockerContainerRuntime:
     def ping(self) -> DaemonInfo:
         """Who the daemon is. Negotiates the API version every time, so an agent started
         while the daemon was away (or across a daemon upgrade) settles on the right one."""
-        with translated("Docker daemon error"):
+        with translated("Docker daemon error", self._daemon):
             version = self._negotiate()
             info = self._api.info()
         return DaemonInfo(
@@ -78,13 +79,13 @@ class DockerContainerRuntime:
 
     def _ready(self) -> None:
         if not self._negotiated:
-            with translated("Docker daemon error"):
+            with translated("Docker daemon error", self._daemon):
                 self._negotiate()
 
     # -- images and volumes ---------------------------------------------------------------
 
     def inspect_image(self, reference: str) -> ImageInfo | None:
-        with translated(f"Cannot inspect image {reference}"):
+        with translated(f"Cannot inspect image {reference}", self._daemon):
             self._ready()
             try:
                 return image_info(self._api.inspect_image(reference))
@@ -111,7 +112,7 @@ class DockerContainerRuntime:
         except docker.errors.APIError as exc:
             raise PullFailed(f"Pulling image {reference} failed: {explanation(exc)}") from exc
         except UNREACHABLE as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._daemon) from exc
         image = self.inspect_image(reference)
         if image is None:
             raise PullFailed(f"Pulling image {reference} ended without the image being present")
@@ -120,7 +121,7 @@ class DockerContainerRuntime:
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> bool:
         """True if this call created the volume. Creating an existing local volume is a
         no-op on the daemon, so a concurrent creator is no error (both may say True)."""
-        with translated(f"Cannot create volume {name}"):
+        with translated(f"Cannot create volume {name}", self._daemon):
             self._ready()
             try:
                 self._api.inspect_volume(name)
@@ -144,14 +145,14 @@ class DockerContainerRuntime:
                 raise ContainerNameConflict(f"Container name {name} is taken: {explanation(exc)}") from exc
             raise RuntimeRequestFailed(f"Cannot create container {name}: {explanation(exc)}") from exc
         except UNREACHABLE as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._daemon) from exc
         for warning in answer.get("Warnings") or ():
             log.warning("Docker, creating container %s: %s", name, warning)
         return str(answer["Id"])
 
     def connect_network(self, container_id: str, network: str) -> None:
         """Attach to ``network``; already being attached to it is no error."""
-        with translated(f"Cannot connect container {container_id} to network {network}"):
+        with translated(f"Cannot connect container {container_id} to network {network}", self._daemon):
             self._ready()
             try:
                 self._api.connect_container_to_network(container_id, network)
@@ -170,12 +171,12 @@ class DockerContainerRuntime:
         return False
 
     def start_container(self, container_id: str) -> None:
-        with translated(f"Cannot start container {container_id}"):
+        with translated(f"Cannot start container {container_id}", self._daemon):
             self._ready()
             self._api.start(container_id)
 
     def inspect_container(self, container_id: str) -> ContainerState | None:
-        with translated(f"Cannot inspect container {container_id}"):
+        with translated(f"Cannot inspect container {container_id}", self._daemon):
             self._ready()
             try:
                 return container_state(self._api.inspect_container(container_id))
@@ -188,7 +189,7 @@ class DockerContainerRuntime:
         only those that ended otherwise are inspected (for their OOM flag, error and
         times). Containers removed while listing are left out."""
         filters = {"label": label_filters(labels)} if labels else None
-        with translated("Cannot list containers"):
+        with translated("Cannot list containers", self._daemon):
             self._ready()
             summaries = self._api.containers(all=True, filters=filters)
         found = []
@@ -214,14 +215,14 @@ class DockerContainerRuntime:
             ) from exc
         except UNREACHABLE as exc:
             if not timed_out(exc):
-                raise unavailable(exc) from exc
+                raise unavailable(exc, self._daemon) from exc
         return self.inspect_container(container_id)
 
     def stop_container(self, container_id: str, grace_seconds: float) -> None:
         """SIGTERM (or the image's stop signal), SIGKILL after ``grace_seconds`` rounded up
         to whole seconds (the Engine API's unit). Missing or stopped is no error."""
         grace = max(0, math.ceil(grace_seconds))
-        with translated(f"Cannot stop container {container_id}"):
+        with translated(f"Cannot stop container {container_id}", self._daemon):
             self._ready()
             try:
                 self._api.stop(container_id, timeout=grace)
@@ -231,7 +232,7 @@ class DockerContainerRuntime:
     def remove_container(self, container_id: str) -> None:
         """Force-remove with its anonymous volumes. Missing, or already being removed by
         someone else, is no error."""
-        with translated(f"Cannot remove container {container_id}"):
+        with translated(f"Cannot remove container {container_id}", self._daemon):
             self._ready()
             try:
                 self._api.remove_container(container_id, force=True, v=True)
@@ -242,7 +243,7 @@ class DockerContainerRuntime:
     # -- logs ------------------------------------------------------------------------------
 
     def container_logs(self, container_id: str, tail: int | None = None) -> bytes:
-        with translated(f"Cannot read the logs of container {container_id}"):
+        with translated(f"Cannot read the logs of container {container_id}", self._daemon):
             self._ready()
             output = self._api.logs(
                 container_id, stdout=True, stderr=True, tail="all" if tail is None else tail
@@ -275,7 +276,7 @@ class DockerContainerRuntime:
                 f"Cannot follow the logs of {container_id}: {explanation(exc)}"
             ) from exc
         except UNREACHABLE as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._daemon) from exc
         try:
             yield from stream
         except UNREACHABLE:

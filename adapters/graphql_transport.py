@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from dockyard.adapters.connection_errors import connection_problem
 from dockyard.domain.errors import BackendError, BackendUnavailable, SubmissionConflict, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,10 @@ class GraphQLTransport:
         for attempt in range(1, self._attempts + 1):
             try:
                 response = self._session.post(self.url, json=body, headers=headers, timeout=timeout)
+            except requests.exceptions.Timeout:
+                problem = f"cannot reach the API at {self.url}: no answer within {timeout:g} s"
             except requests.exceptions.RequestException as exc:
-                problem = f"cannot reach the API at {self.url}: {_short(exc)}"
+                problem = f"cannot reach the API at {self.url}: {connection_problem(exc)}"
             else:
                 if response.status_code < 500:
                     return response
@@ -117,8 +120,3 @@ def _error_for(errors: Any) -> BackendError:
     if SUBMITTED_LOCK_WORDS in text:
         return SubmissionConflict(text)
     return BackendError(text)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:197] + "..."

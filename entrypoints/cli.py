@@ -17,17 +17,21 @@ from dockyard.domain.errors import BackendUnavailable, DockyardError
 from dockyard.entrypoints.cli_agent import agent
 from dockyard.entrypoints.cli_agent_start import start as agent_start
 from dockyard.entrypoints.cli_run import run
+from dockyard.entrypoints.cli_run_follow import logs, wait
 from dockyard.entrypoints.cli_server import server
 from dockyard.entrypoints.cli_services import services
 from dockyard.entrypoints.containers import Container
 
 
 def error_message(exc: DockyardError, container: Container | None) -> str:
-    """What the user reads for an error: its own words, or for an API the CLI cannot reach
-    (the ``run`` commands'), where it looked and what is likely missing."""
+    """What the user reads for an error: its own words in full, and for an API the CLI
+    cannot reach (the ``run`` commands'), what is likely missing."""
     api = container.config.client.api_url() if container is not None else None
     if isinstance(exc, BackendUnavailable) and api:
-        return f"cannot reach the dockyard API at {api} (is `dockyard server start` running?)"
+        text = str(exc)
+        if api.rstrip("/") not in text:
+            text = f"cannot reach the dockyard API at {api}: {text}"
+        return f"{text} (is `dockyard server start` running?)"
     return str(exc)
 
 
@@ -51,6 +55,9 @@ def cli(ctx: click.Context) -> None:
     It speaks Prefect Server 1.x's GraphQL API, so it works with a Prefect Server or with
     its own embedded backend (`dockyard server start`). Every run is followed to its final
     state; no container is left behind.
+
+    Shell completion: eval "$(_DOCKYARD_COMPLETE=bash_source dockyard)" in ~/.bashrc
+    (zsh_source in ~/.zshrc; fish_source for fish).
     """
     if ctx.obj is None:
         ctx.obj = Container()
@@ -60,6 +67,8 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(server)
 server.add_command(services)
 cli.add_command(run)
+run.add_command(logs)
+run.add_command(wait)
 cli.add_command(agent)
 agent.add_command(agent_start)
 

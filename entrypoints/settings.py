@@ -3,7 +3,8 @@
 Sources, highest first: command-line flags (or library keywords), ``DOCKYARD_AGENT_*``
 variables, Prefect's variables (``PREFECT__CLOUD__API``, or ``PREFECT__BACKEND`` with
 ``PREFECT__SERVER__ENDPOINT``/``HOST``/``PORT``...: see ``prefect_api_url``), the TOML config
-file (``--config`` or ``DOCKYARD_AGENT_CONFIG``; keys are the settings' names), then
+file (``--config`` or ``DOCKYARD_AGENT_CONFIG``; keys are the settings' names, or the
+options' as ``--help`` shows them: ``log-level`` is ``log_level``), then
 ``AgentConfig``'s defaults. Every name, spelling and value type comes from the table in
 ``agent_settings``. Each source is read (the variables by pydantic-settings' environment
 source) and checked on its own, so an error names the variable, key or keyword at fault;
@@ -179,7 +180,21 @@ def _file_source(path: str) -> dict[str, Any]:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
     if isinstance(data.get("agent"), dict):  # a shared file may keep the agent's keys in [agent]
         data = data["agent"]
-    return _checked(AgentSource, data, lambda key: f"{path}: {key}")
+    written = _undashed(data, path)
+    values = {name: data[key] for name, key in written.items()}
+    return _checked(AgentSource, values, lambda name: f"{path}: {written.get(name, name)}")
+
+
+def _undashed(data: Mapping[str, Any], path: str) -> dict[str, str]:
+    """A config file's keys by setting name, each as the file writes it: ``log-level`` (as
+    ``--help`` writes the option) and ``log_level`` are one key; a file giving both is refused."""
+    written: dict[str, str] = {}
+    for key in data:
+        name = key.replace("-", "_")
+        if name in written:
+            raise ConfigurationError(f"{path}: {written[name]} and {key} are one setting: give one of them")
+        written[name] = key
+    return written
 
 
 def _prefect_source(environ: Mapping[str, str]) -> dict[str, Any]:

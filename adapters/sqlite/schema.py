@@ -21,6 +21,8 @@ INDEXES = {
     "flow_run_start": ("flow_run", ("state_start_time",)),
     "flow_run_flow": ("flow_run", ("flow_id",)),
     "flow_run_agent": ("flow_run", ("agent_id",)),
+    # A generated run name is checked against the tenant's runs before it is given.
+    "flow_run_name": ("flow_run", ("tenant_id", "name")),
     # The scheduler's look-up of each flow's runs ahead.
     "flow_run_auto": ("flow_run", ("auto_scheduled", "scheduled_start_time")),
     "task_run_queue": ("task_run", ("state", "state_start_time")),

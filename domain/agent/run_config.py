@@ -6,6 +6,10 @@ agent runs ``DockerRun`` configs; a ``UniversalRun`` keeps its ``env`` and ``lab
 runs as a ``DockerRun``; no run config at all is an empty ``DockerRun``. dockyard adds two
 keys: ``command`` (a string runs under ``/bin/sh -c``, a list is the exact argv) and
 ``timeout`` (seconds).
+
+The backend checks a ``DockerRun`` when a run is created (``check_docker_run``) by the same
+rules the agent reads it with, so a run the agent would refuse is refused at once, with the
+reason, instead of failing when it is deployed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.domain.errors import RunRefused
+from dockyard.domain.agent.images import parse_image_reference
+from dockyard.domain.errors import InvalidImageReference, RunRefused
 
 _COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
 # Linux refuses to start a process with one environment string over 128 KiB (MAX_ARG_STRLEN,
@@ -25,7 +30,12 @@ _COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
 MAX_ENV_VAR_BYTES = 128 * 1024 - 1
 MAX_ENV_BYTES = 1024 * 1024
 MAX_ENV_VARS = 4096
-_DOCKER_KEYS = _COMMON_KEYS | {"image", "ports", "host_config", "command", "timeout"}
+# Prefect 1.4.1's DockerRun fields (its DockerRunSchema), and the two dockyard adds.
+PREFECT_DOCKER_RUN_KEYS = _COMMON_KEYS | {"image", "ports", "host_config"}
+DOCKYARD_DOCKER_RUN_KEYS = frozenset({"command", "timeout"})
+DOCKER_RUN_KEYS = PREFECT_DOCKER_RUN_KEYS | DOCKYARD_DOCKER_RUN_KEYS
+# The keys a user writes (the serialisation's own are filled in for them).
+DOCKER_RUN_SETTINGS = tuple(sorted(DOCKER_RUN_KEYS - {"type", "__version__"}))
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ def parse_run_config(flow_run_id: str, raw: Mapping[str, Any] | None) -> DockerR
         raise RunRefused(
             f"Flow run {flow_run_id} has a `run_config` of type `{kind}`, only `DockerRun` is supported"
         )
-    _reject_unknown(flow_run_id, raw, _DOCKER_KEYS, kind)
+    _reject_unknown(flow_run_id, raw, DOCKER_RUN_KEYS, kind)
     image = raw.get("image")
     if image is not None and (not isinstance(image, str) or not image.strip()):
         raise RunRefused("run_config `image` must be a non-empty string")
@@ -72,8 +82,30 @@ def parse_run_config(flow_run_id: str, raw: Mapping[str, Any] | None) -> DockerR
     )
 
 
+def check_docker_run(raw: Mapping[str, Any]) -> DockerRunConfig:
+    """A ``DockerRun`` as a new run asks for it: every key known, every value as the agent
+    reads it, and the image a valid reference. ``RunRefused`` names the key at fault."""
+    unknown = unknown_keys(raw, DOCKER_RUN_KEYS)
+    if unknown:
+        raise RunRefused(
+            f"DockerRun has unsupported keys: {', '.join(f'`{key}`' for key in unknown)}; "
+            f"its keys are {', '.join(DOCKER_RUN_SETTINGS)}"
+        )
+    config = parse_run_config("", raw)
+    if config.image is not None:
+        try:
+            parse_image_reference(config.image)
+        except InvalidImageReference as exc:
+            raise RunRefused(f"run_config `image`: {exc}") from None
+    return config
+
+
+def unknown_keys(raw: Mapping[str, Any], known: frozenset[str]) -> list[str]:
+    return sorted(str(key) for key in raw if key not in known)
+
+
 def _reject_unknown(flow_run_id: str, raw: Mapping[str, Any], known: frozenset[str], kind: str) -> None:
-    unknown = sorted(str(key) for key in raw if key not in known)
+    unknown = unknown_keys(raw, known)
     if unknown:
         raise RunRefused(
             f"Flow run {flow_run_id} has a `{kind}` run_config with unsupported keys: "

@@ -9,7 +9,7 @@ runs for other agents can never starve this one out of the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from dockyard.domain.server.filters import (
     AnyOf,
@@ -33,6 +33,13 @@ def _due(before: str) -> Filter:
         Compare("state", Op.IN, sorted(SCHEDULED_STATES)),
         Compare("state_start_time", Op.LTE, before),
     )
+
+
+def serves(agent_labels: Iterable[str], run_labels: Iterable[str]) -> bool:
+    """Whether an agent with ``agent_labels`` may take a run with ``run_labels``: the rule
+    ``label_filter`` puts to the store, for one pair."""
+    agent, run = set(agent_labels), set(run_labels)
+    return run <= agent and bool(run) == bool(agent)
 
 
 def label_filter(agent_labels: Sequence[str]) -> Filter:

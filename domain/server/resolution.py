@@ -1,7 +1,9 @@
 """How a new flow run gets its labels, run config and parameters.
 
 Each comes from the first source that has one: the request, then the flow group's
-settings, then the flow as registered.
+settings, then the flow as registered. A run config a request brings is checked first when
+it is one dockyard's agent runs (``DockerRun``); other types (``LocalRun``,
+``KubernetesRun``...) are other agents' to read and are stored as they come.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dockyard.domain.agent.run_config import check_docker_run
+from dockyard.domain.errors import RunRefused
 from dockyard.domain.server.errors import InvalidInput
 from dockyard.domain.server.filters import Row
 
@@ -37,6 +41,32 @@ def run_labels(requested: list[str] | None, run_config: Any, flow_group: Row, fl
         if labels is not None:
             return sorted({str(label) for label in labels})
     return []
+
+
+def check_requested_run_config(requested: Any) -> None:
+    """``InvalidInput`` for a run config dockyard's agent would refuse: a ``DockerRun`` with
+    a key it does not know, a value it cannot read, or an image reference that is not one."""
+    if requested is None:
+        return
+    if not isinstance(requested, Mapping):
+        raise InvalidInput(f"run_config is not an object but {_json_kind(requested)}.")
+    _labels_of(requested)
+    if requested.get("type") == "DockerRun":
+        try:
+            check_docker_run(requested)
+        except RunRefused as exc:
+            reason = str(exc)
+            raise InvalidInput(
+                f"{reason if reason.startswith('run_config') else 'run_config: ' + reason}."
+            ) from None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "a boolean" if isinstance(value, bool) else "a number"
 
 
 def run_config(requested: Any, flow_group: Row, flow: Row) -> Any:

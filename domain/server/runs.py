@@ -8,22 +8,38 @@ work so no poller ever sees half a run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dockyard.domain.server.context import ANONYMOUS, Caller, Dependencies
+from dockyard.domain.server.coverage import (
+    AGENT_SEEN_WITHIN,
+    AgentSighting,
+    is_waiting,
+    live_agents,
+    unserved,
+)
 from dockyard.domain.server.errors import InvalidInput, NotFound
 from dockyard.domain.server.filters import Compare, Op, Order, Row, Select, all_of, eq
 from dockyard.domain.server.lookup import by_id, first, require
+from dockyard.domain.server.names import unique_run_name
 from dockyard.domain.server.removal import delete_flow_runs
-from dockyard.domain.server.resolution import run_config, run_labels, run_parameters
+from dockyard.domain.server.resolution import (
+    check_requested_run_config,
+    run_config,
+    run_labels,
+    run_parameters,
+)
 from dockyard.domain.server.timestamps import normalise, parse
 from dockyard.domain.server.transitions import derived_columns, flow_run_write, history_row
 from dockyard.domain.states import FINISHED_STATES, RUNNING_STATES, SCHEDULED_STATES, state_document
 
 if TYPE_CHECKING:
     from dockyard.ports.run_store import StoreSession
+
+log = logging.getLogger("dockyard.server")
 
 TASK_RUN_CREATED = {"type": "Pending", "message": "Task run created"}
 
@@ -67,10 +83,39 @@ class FlowRuns:
         self._deps = deps
 
     def create_flow_run(self, request: NewFlowRun) -> str:
+        check_requested_run_config(request.run_config)
         run_id, created = self._create(request)
         if created:  # committed: waiting agents may look now
             self._deps.queue_signal.bump()
+            self._warn_if_unserved(run_id)
         return run_id
+
+    def _warn_if_unserved(self, run_id: str) -> None:
+        """One log line for a new run that no agent seen lately would take."""
+        with self._deps.store.unit_of_work(write=False) as session:
+            run = by_id(session, "flow_run", run_id)
+            if run is None or not is_waiting(run.get("state")):
+                return
+            agents = session.select(
+                Select("agent", where=eq("tenant_id", run["tenant_id"]), columns=("labels", "last_queried"))
+            )
+        sightings = [
+            AgentSighting(
+                tuple(agent.get("labels") or ()),
+                parse(agent["last_queried"]) if agent.get("last_queried") else None,
+            )
+            for agent in agents
+        ]
+        labels = list(run.get("labels") or [])
+        if unserved(run["state"], labels, live_agents(sightings, self._deps.clock.now())):
+            log.warning(
+                "Flow run %s (%s) has labels %s, which no agent seen in the last %d s serves: "
+                "it waits until one with these labels (or more) asks for work",
+                run_id,
+                run.get("name"),
+                labels,
+                AGENT_SEEN_WITHIN.total_seconds(),
+            )
 
     def _create(self, request: NewFlowRun) -> tuple[str, bool]:
         with self._deps.store.unit_of_work(write=True) as session:
@@ -105,11 +150,12 @@ class FlowRuns:
         if request.context is not None and not isinstance(request.context, Mapping):
             raise InvalidInput("Flow run context must be a JSON object.")
         start = normalise(request.scheduled_start_time) if request.scheduled_start_time else now
+        run_id = self._deps.new_id()
         run: Row = {
-            "id": self._deps.new_id(),
+            "id": run_id,
             "tenant_id": flow["tenant_id"],
             "flow_id": flow["id"],
-            "name": request.name or self._deps.run_name(),
+            "name": request.name or self._generated_name(session, flow["tenant_id"], run_id),
             "labels": run_labels(
                 list(request.labels) if request.labels is not None else None,
                 request.run_config,
@@ -137,6 +183,15 @@ class FlowRuns:
                 "task_run", new_task_run(self._deps.new_id(), run, task, map_index=-1, version=1, now=now)
             )
         return str(run["id"])
+
+    def _generated_name(self, session: StoreSession, tenant_id: str, run_id: str) -> str:
+        def taken(names: Sequence[str]) -> set[str]:
+            same = all_of(eq("tenant_id", tenant_id), Compare("name", Op.IN, list(names)))
+            return {
+                str(row["name"]) for row in session.select(Select("flow_run", where=same, columns=("name",)))
+            }
+
+        return unique_run_name(self._deps.run_name, taken, run_id)
 
     def _flow_for(self, session: StoreSession, request: NewFlowRun) -> Row:
         if request.flow_id is not None:

@@ -61,17 +61,25 @@ def a_flow(server: ServerProcess) -> str:
     return str(created["create_flow"]["id"])
 
 
-def create_run(server: ServerProcess, flow_id: str, run_config: Any, label: str, name: str) -> str | None:
-    """The run's id, or None when the backend refuses the request as not JSON."""
+NOT_JSON = "not JSON"
+
+
+def create_run(
+    server: ServerProcess, flow_id: str, run_config: Any, label: str, name: str
+) -> tuple[str | None, str | None]:
+    """The run's id, or the backend's refusal: ``NOT_JSON`` for a request that is not JSON,
+    or the message for a DockerRun the agent would refuse (checked when the run is created)."""
     run_input = {"flow_id": flow_id, "run_config": run_config, "labels": [label], "flow_run_name": name}
     # Sent as Python's json writes it: Infinity and NaN included, as a careless client would.
     body = json.dumps({"query": CREATE_RUN, "variables": {"input": run_input}})
     answer = requests.post(server.url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
     errors = answer.json().get("errors")
     if errors and answer.status_code == 400 and "not valid JSON" in errors[0]["message"]:
-        return None
+        return None, NOT_JSON
+    if errors and (errors[0].get("extensions") or {}).get("code") == "BAD_USER_INPUT":
+        return None, str(errors[0]["message"])
     assert not errors, answer.text[:500]
-    return str(answer.json()["data"]["create_flow_run"]["id"])
+    return str(answer.json()["data"]["create_flow_run"]["id"]), None
 
 
 def not_json(value: Any) -> bool:
@@ -119,23 +127,32 @@ def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
 
     hostile: dict[str, Case] = {}
     good: list[str] = []
-    refused_by_backend: list[str] = []
+    refused_as_not_json: list[str] = []
+    refused_at_creation: dict[str, str] = {}
+    problems = []
     for number, case in enumerate(corpus):
-        run_id = create_run(server, flow_id, case.run_config, label, f"hostile-{number}")
-        if run_id is None:
-            assert not_json(case.run_config), f"{case.name}: the backend refused it"
-            refused_by_backend.append(case.name)
+        run_id, refusal = create_run(server, flow_id, case.run_config, label, f"hostile-{number}")
+        if refusal == NOT_JSON:
+            assert not_json(case.run_config), f"{case.name}: the backend refused it as not JSON"
+            refused_as_not_json.append(case.name)
+        elif refusal is not None:
+            # Refused by the agent's own rules when the run was created: the same words as
+            # the Failed message the agent would have written.
+            missing = [word for word in case.expect if word.lower() not in refusal.lower()]
+            if case.outcome != "Failed" or case.needs_daemon or missing:
+                problems.append(f"{case.name}: refused at creation {refusal[:300]!r} (missing {missing})")
+            refused_at_creation[case.name] = refusal
         else:
             assert not not_json(case.run_config), f"{case.name}: NaN/Infinity must be refused"
+            assert run_id is not None
             hostile[run_id] = case
         if number % GOOD_EVERY == GOOD_EVERY - 1:
-            good_id = create_run(server, flow_id, good_run(), label, f"good-{len(good)}")
+            good_id, _ = create_run(server, flow_id, good_run(), label, f"good-{len(good)}")
             assert good_id is not None
             good.append(good_id)
     runs = final_states(server, [*hostile, *good], timeout=50)
     until = int(time.time()) + 1
 
-    problems = []
     for run_id, case in hostile.items():
         run = runs[run_id]
         message = run["state_message"] or ""
@@ -169,7 +186,8 @@ def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
     summary = {
         "corpus_size": len(corpus),
         "hostile_outcomes": dict(outcomes),
-        "refused_by_backend_at_creation": len(refused_by_backend),
+        "refused_by_backend_as_not_json": len(refused_as_not_json),
+        "refused_by_backend_at_creation": len(refused_at_creation),
         "refused_by_plan": sum(1 for c in hostile.values() if c.outcome == "Failed" and not c.needs_daemon),
         "refused_after_asking_the_daemon": sum(1 for c in corpus if c.needs_daemon),
         "accepted_and_ignored": len(accepted),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from typing import Any
 
@@ -77,7 +78,10 @@ def test_create_show_list_and_cancel(dockyard_server: ServerProcess) -> None:
     listed = json.loads(ok(dockyard_server, "list", "--json"))
     assert [r["id"] for r in listed] == [shell, created["id"]]  # newest first
     table = ok(dockyard_server, "list", "--state", "Scheduled", "--limit", "1")
-    assert table.splitlines()[0].split() == ["ID", "NAME", "STATE", "FLOW", "CREATED"] and shell in table
+    assert (
+        table.splitlines()[0].split() == ["ID", "NAME", "STATE", "FLOW", "CREATED", "AGENT"]
+        and shell in table
+    )
 
     assert json.loads(ok(dockyard_server, "cancel", created["id"], "--json")) == {
         "id": created["id"],
@@ -101,17 +105,22 @@ def test_logs_and_follow_until_the_run_finishes(dockyard_server: ServerProcess) 
     )
     lines = ok(dockyard_server, "logs", run).splitlines()
     assert [line.split(": ", 1)[1] for line in lines] == ["first line", "second line"]
-    followed = [
-        json.loads(line) for line in ok(dockyard_server, "logs", run, "--follow", "--json").splitlines()
-    ]
+    out = dockyard(dockyard_server, "logs", run, "--follow", "--json")
+    followed = [json.loads(line) for line in out.stdout.splitlines()]
     assert [entry["message"] for entry in followed] == ["first line", "second line"]
+    # The run ended Failed: following it to its end says so, and exits 1.
+    assert (out.returncode, out.stderr) == (1, f"Error: run {run} ended Failed: exit code 3\n")
 
 
 def test_errors_are_one_line_with_exit_code_1(dockyard_server: ServerProcess) -> None:
     unreachable = dockyard(None, "list")
     assert unreachable.returncode == 1
-    assert unreachable.stderr.strip().startswith("Error: cannot reach the dockyard API at http://127.0.0.1:")
-    assert len(unreachable.stderr.strip().splitlines()) == 1
+    # Where it looked and why it failed, in full.
+    assert re.fullmatch(
+        r"Error: cannot reach the API at http://127\.0\.0\.1:\d+: connection refused "
+        r"\(is `dockyard server start` running\?\)\n",
+        unreachable.stderr,
+    ), unreachable.stderr
     missing = dockyard(dockyard_server, "show", "00000000-0000-4000-8000-000000000000")
     assert missing.returncode == 1 and "no flow run with id" in missing.stderr
     usage = dockyard(dockyard_server, "create", "--image", "x", "--env", "NOEQUALS")
@@ -138,7 +147,7 @@ def test_an_api_key_is_sent_as_a_bearer_token(tmp_path: Any) -> None:
 
 
 def test_every_run_command_has_help() -> None:
-    for command in ("create", "list", "show", "logs", "cancel"):
+    for command in ("create", "list", "show", "logs", "cancel", "wait"):
         out = subprocess.run(
             [str(DOCKYARD), "run", command, "--help"], capture_output=True, text=True, check=True
         )

@@ -79,9 +79,11 @@ def test_docker_host_from_the_environment_is_used(
     monkeypatch.delenv("DOCKER_CERT_PATH", raising=False)
     assert DockerContainerRuntime(build_docker_client(None, 10)).ping().id == docker_client.info()["ID"]
 
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{closed_port()}")
-    with pytest.raises(RuntimeUnavailable, match=r"not reachable.*refused"):
+    port = closed_port()
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
+    with pytest.raises(RuntimeUnavailable) as refused:
         DockerContainerRuntime(build_docker_client(None, 10)).ping()
+    assert str(refused.value) == f"Docker daemon at tcp://127.0.0.1:{port} not reachable: connection refused"
 
 
 def test_an_agent_built_while_the_daemon_is_away_works_once_it_is_back(

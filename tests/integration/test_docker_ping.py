@@ -21,5 +21,9 @@ def test_ping_reports_the_real_daemon(docker_client: docker.DockerClient) -> Non
 
 def test_ping_of_an_absent_daemon_is_runtime_unavailable(tmp_path: object) -> None:
     client = docker.DockerClient(base_url=f"unix://{tmp_path}/no-such.sock", version="1.41", timeout=2)
-    with pytest.raises(RuntimeUnavailable, match="not reachable"):
+    with pytest.raises(RuntimeUnavailable) as refused:
         DockerContainerRuntime(client).ping()
+    # The whole reason, with the socket it was looking for.
+    assert str(refused.value) == (
+        f"Docker daemon at unix://{tmp_path}/no-such.sock not reachable: no such socket file"
+    )

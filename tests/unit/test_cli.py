@@ -25,6 +25,9 @@ class FakeRunClient:
             raise self.error
         return [{"id": "run-1", "name": "brave-otter", "state": state, "created": None, "flow": None}]
 
+    def agents(self) -> list[dict[str, Any]]:
+        return []
+
 
 def container_with(client: FakeRunClient) -> tuple[Container, list[str]]:
     container, events = Container(), []
@@ -44,7 +47,14 @@ def test_commands_run_through_the_container_in_ctx_obj() -> None:
     result = CliRunner().invoke(cli, ["run", "list", "--state", "Running", "--json"], obj=container)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [
-        {"id": "run-1", "name": "brave-otter", "state": "Running", "created": None, "flow": None}
+        {
+            "id": "run-1",
+            "name": "brave-otter",
+            "state": "Running",
+            "created": None,
+            "flow": None,
+            "no_agent": False,
+        }
     ]
     assert container.config.client.api_url() == "http://127.0.0.1:4200"
 
@@ -61,7 +71,8 @@ def test_an_unreachable_api_is_one_line_naming_it_with_exit_code_1() -> None:
     result = CliRunner().invoke(cli, ["run", "list", "--api", "http://127.0.0.1:9"], obj=container)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        "Error: cannot reach the dockyard API at http://127.0.0.1:9 (is `dockyard server start` running?)"
+        "Error: cannot reach the dockyard API at http://127.0.0.1:9: connection refused "
+        "(is `dockyard server start` running?)"
     )
 
 

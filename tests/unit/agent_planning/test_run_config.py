@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dockyard.domain.agent.run_config import DockerRunConfig, parse_run_config
+from dockyard.domain.agent.run_config import (
+    DOCKER_RUN_KEYS,
+    DOCKER_RUN_SETTINGS,
+    DockerRunConfig,
+    check_docker_run,
+    parse_run_config,
+)
 from dockyard.domain.errors import RunRefused
 
 
@@ -126,3 +132,20 @@ def test_any_docker_run_parses_or_is_refused(fields: dict[str, Any]) -> None:
     # Only the documented refusal, never a crash.
     with contextlib.suppress(RunRefused):
         parse_run_config("fr", docker_run(**fields))
+
+
+def test_a_new_runs_docker_run_is_checked_by_the_agents_rules_and_its_image() -> None:
+    assert check_docker_run(docker_run(image="localhost:5000/app:1", command="echo hi", timeout=5)) == (
+        parse_run_config("fr", docker_run(image="localhost:5000/app:1", command="echo hi", timeout=5))
+    )
+    with pytest.raises(RunRefused) as unknown:
+        check_docker_run(docker_run(image="x", privileged=True, cpu=1))
+    assert str(unknown.value) == (
+        "DockerRun has unsupported keys: `cpu`, `privileged`; its keys are command, env, host_config, "
+        "image, labels, ports, timeout"
+    )
+    assert set(DOCKER_RUN_SETTINGS) | {"type", "__version__"} == DOCKER_RUN_KEYS
+    with pytest.raises(RunRefused, match="run_config `image`: invalid image reference 'App:1'"):
+        check_docker_run(docker_run(image="App:1"))
+    with pytest.raises(RunRefused, match="`timeout`"):
+        check_docker_run(docker_run(timeout=0))

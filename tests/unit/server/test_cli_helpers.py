@@ -1,4 +1,6 @@
-"""Pure parts of the server and run commands: listen addresses, run configs, defaults."""
+"""Pure parts of the server commands: listen addresses, defaults, the services' options.
+
+The run commands' rules: tests/unit/test_run_cli_rules.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import click
 import pytest
 
 from dockyard.adapters.graphql_api.serving import interface_address, listen_hosts
-from dockyard.entrypoints.cli_run import docker_run_config, parse_command, parse_env
 from dockyard.entrypoints.cli_server import default_db_path
 
 
@@ -34,40 +35,6 @@ def test_the_database_lives_in_the_users_data_directory(
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_db_path() == tmp_path / ".local" / "share" / "dockyard" / "dockyard.db"
-
-
-def test_commands_are_a_shell_line_or_an_exact_argv() -> None:
-    assert parse_command("echo hi && exit 3") == "echo hi && exit 3"
-    assert parse_command('["echo", "a b"]') == ["echo", "a b"]
-    assert parse_command("[]") == "[]" and parse_command("[1, 2]") == "[1, 2]" and parse_command("42") == "42"
-
-
-def test_run_configs_merge_extra_keys_under_the_explicit_options() -> None:
-    config = docker_run_config(
-        image="img:1",
-        command=None,
-        env=["A=1"],
-        labels=["z", "a", "z"],
-        timeout=None,
-        extra='{"image": "other", "env": {"B": "2", "A": "0"}, "ports": [8080]}',
-    )
-    assert config == {
-        "type": "DockerRun",
-        "image": "img:1",
-        "labels": ["a", "z"],
-        "env": {"A": "1", "B": "2"},
-        "ports": [8080],
-        "command": [],  # no --command: the image's own
-        "__version__": "1.4.1",
-    }
-    assert (
-        docker_run_config(image="i", command=None, env=[], labels=[], timeout=5.0, extra=None)["env"] is None
-    )
-    with pytest.raises(click.BadParameter):
-        docker_run_config(image="i", command=None, env=[], labels=[], timeout=None, extra="[1]")
-    with pytest.raises(click.BadParameter):
-        parse_env(["NOVALUE"])
-    assert parse_env(["A=b=c", "E="]) == {"A": "b=c", "E": ""}
 
 
 def test_the_services_options_become_settings_with_prefect_servers_defaults(

@@ -9,6 +9,7 @@ import pytest
 from dockyard.domain.server.context import Caller
 from dockyard.domain.server.errors import NotFound
 from dockyard.domain.server.filters import Select, eq
+from dockyard.domain.server.queue import serves
 from dockyard.domain.server.runs import NewFlowRun
 from dockyard.domain.server.service import ServerService
 from dockyard.domain.server.timestamps import canonical
@@ -54,6 +55,8 @@ def test_label_matrix(
     service, tenant, flow = _setup(store)
     run = _run(service, flow, run_labels)
     assert (service.agents.runs_in_queue(tenant, LATER, agent_labels, Caller()) == [run]) is returned
+    # The same rule for one pair, as the "no agent" warning applies it.
+    assert serves(agent_labels, run_labels) is returned
 
 
 def test_only_runs_due_before_the_cutoff_oldest_first(store: RunStore) -> None:
