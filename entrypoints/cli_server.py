@@ -19,8 +19,9 @@ from dockyard.adapters.graphql_api.limits import OPTION_NAMES, QueryLimits
 from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
 from dockyard.domain.errors import DockyardError
-from dockyard.entrypoints.cli_services import services_options, services_settings
+from dockyard.entrypoints.cli_services import log_format_option, services_options, services_settings
 from dockyard.entrypoints.containers import Container
+from dockyard.entrypoints.logs import SERVER_PLAIN, configure_logging
 
 log = logging.getLogger("dockyard.server")
 
@@ -187,6 +188,14 @@ def server() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="DEBUG logs one line per request.",
 )
+@log_format_option("DOCKYARD_SERVER_LOG_FORMAT")
+@click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    envvar="DOCKYARD_SERVER_METRICS",
+    help="Serve Prometheus metrics at GET /metrics, without the API key (like /health).",
+)
 @_limit_options
 @services_options
 @click.pass_obj
@@ -203,6 +212,8 @@ def start(
     threads: int,
     max_body_size: int,
     log_level: str,
+    log_format: str,
+    metrics: bool,
     **options: Any,
 ) -> None:
     """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
@@ -223,8 +234,8 @@ def start(
     schedule), the zombie killer and Lazarus (runs whose heartbeats stopped); see their
     options below.
     """
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        log_level, log_format.lower(), plain=SERVER_PLAIN, stream=sys.stderr, libraries=log_level
     )
     path = database_path(db_path)
     limits = {name: value for name, value in options.items() if name in OPTION_NAMES}
@@ -235,6 +246,7 @@ def start(
         "max_body_size": max_body_size,
         "max_listeners": max(1, threads // 2),
         "limits": dataclasses.replace(QueryLimits(), **limits),
+        "metrics": metrics,
     }
     root.config.from_dict({"server": settings})
     container = root.server  # only the server's resources are started
