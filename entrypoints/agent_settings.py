@@ -153,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
             {"multiple": True, "callback": _pairs, "metavar": "KEY=VALUE"},
             prefect_env="PREFECT__CLOUD__AGENT__ENV_VARS", aliases=(_plural("env", "env_vars"),)),
     Setting("max_polls", Int, "Stop after this many polls.", ("--max-polls",), {"type": _AT_LEAST_0}),
-    Setting("agent_address", Address, "Serve /api/health and /api/poke at [http://]HOST:PORT.",
+    Setting("agent_address", Address, "Serve /api/health, /api/poke and /metrics at [http://]HOST:PORT.",
             ("--agent-address",), prefect_env="PREFECT__CLOUD__AGENT__AGENT_ADDRESS"),
     Setting("send_flow_run_logs", Flag, prefect_env="PREFECT__CLOUD__SEND_FLOW_RUN_LOGS",
             aliases=(_negative("no_cloud_logs", "send_flow_run_logs", "--no-cloud-logs",

@@ -158,7 +158,8 @@ def server() -> None:
 @click.option(
     "--api-key",
     envvar="DOCKYARD_SERVER_API_KEY",
-    help="Require `Authorization: Bearer <key>` on every GraphQL request (/health stays open) "
+    help="Require `Authorization: Bearer <key>` on every GraphQL request (/health and /metrics stay "
+    "open) "
     "and a login with the key on the dashboard.",
 )
 @click.option(
@@ -219,7 +220,8 @@ def start(
     """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
 
     GraphQL is served over HTTP POST at / and /graphql; GET /health answers
-    {"status": "ok"}; a browser opening http://HOST:PORT/ gets the dashboard. Everything is
+    {"status": "ok"}; GET /metrics serves Prometheus metrics; a browser opening
+    http://HOST:PORT/ gets the dashboard. Everything is
     kept in one SQLite file: stopping and starting again loses nothing. Point Prefect 1
     clients at it with PREFECT__BACKEND=server and PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
 
