@@ -177,21 +177,20 @@ class Deployer:
             # Never leave a created-but-not-started container behind (it would hold the name).
             _quietly(lambda: self._runtime.remove_container(container_id))
             raise
+        started, now = self._clock.monotonic(), self._clock.now()
         tracked = TrackedRun(
             run_id=run.id,
             run_name=run.name,
             phase=Phase.RUNNING,
             container_id=container_id,
-            started_at=self._clock.monotonic(),
+            started_at=started,
             timeout=plan.timeout,
             ship_logs=plan.ship_logs,
         )
         self._tracker.track(tracked)
         self._metrics.run_deployed(
-            since_ready=max(0.0, tracked.started_at - ready if tracked.started_at is not None else 0.0),
-            since_scheduled=max(
-                0.0, (self._clock.now() - start_time(run, self._clock.now())).total_seconds()
-            ),
+            since_ready=max(0.0, started - ready),
+            since_scheduled=max(0.0, (now - start_time(run, now)).total_seconds()),
         )
         log.info(
             "Flow run %s started in container %s",
