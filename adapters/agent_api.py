@@ -1,7 +1,9 @@
 """AgentApiServer: the agent's small HTTP API at ``agent_address``.
 
 ``GET /api/health`` answers 200 only when the agent is healthy (the daemon answers and a
-poll succeeded recently), else 503 with the reasons; ``GET /api/poke`` wakes the poll loop.
+poll succeeded recently), else 503 with the reasons; ``GET /api/poke`` wakes the poll loop;
+``GET /metrics`` serves the agent's Prometheus metrics (open, like health: scrapers send no
+credentials, and the figures hold no secrets).
 Served from a background thread, on the host and port ``--agent-address`` names (loopback
 unless it names a host: ``setting_values.parse_agent_address``).
 """
@@ -19,12 +21,21 @@ from dockyard.domain.agent.health import HealthReport
 
 log = logging.getLogger("dockyard.agent.api")
 
+# The scrape answer for a scraper's Accept header: (body, content type).
+Metrics = Callable[[str | None], tuple[bytes, str]]
+
 
 class AgentApiServer:
     def __init__(
-        self, host: str, port: int, *, health: Callable[[], HealthReport], poke: Callable[[], None]
+        self,
+        host: str,
+        port: int,
+        *,
+        health: Callable[[], HealthReport],
+        poke: Callable[[], None],
+        metrics: Metrics | None = None,
     ) -> None:
-        handler = _handler(health, poke)
+        handler = _handler(health, poke, metrics)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="agent-api", daemon=True)
@@ -36,7 +47,7 @@ class AgentApiServer:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("Agent API listening on http://%s:%d (/api/health, /api/poke)", *self.address)
+        log.info("Agent API listening on http://%s:%d (/api/health, /api/poke, /metrics)", *self.address)
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -44,7 +55,9 @@ class AgentApiServer:
         self._thread.join(timeout=2.0)
 
 
-def _handler(health: Callable[[], HealthReport], poke: Callable[[], None]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    health: Callable[[], HealthReport], poke: Callable[[], None], metrics: Metrics | None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "dockyard-agent"
 
@@ -61,13 +74,19 @@ def _handler(health: Callable[[], HealthReport], poke: Callable[[], None]) -> ty
             elif path == "/api/poke":
                 poke()
                 self._send(HTTPStatus.OK, None)
+            elif path == "/metrics" and metrics is not None:
+                payload, content_type = metrics(self.headers.get("Accept"))
+                self._send_bytes(HTTPStatus.OK, payload, content_type)
             else:
                 self._send(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
         def _send(self, status: HTTPStatus, body: object) -> None:
             payload = b"" if body is None else json.dumps(body).encode()
+            self._send_bytes(status, payload, "application/json; charset=UTF-8")
+
+        def _send_bytes(self, status: HTTPStatus, payload: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

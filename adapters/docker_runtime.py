@@ -16,7 +16,7 @@ import contextlib
 import logging
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,8 +41,9 @@ from dockyard.adapters.docker_inspect import (
     json_ready,
     label_filters,
 )
+from dockyard.adapters.docker_pull import PullStream
 from dockyard.domain.agent.config import RegistryCredentials
-from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo
+from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo, PullProgress
 from dockyard.domain.errors import ContainerNameConflict, ImageNotFound, PullFailed, RuntimeRequestFailed
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,16 @@ class DockerContainerRuntime:
             except docker.errors.NotFound:
                 return None
 
-    def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
+    def pull_image(
+        self,
+        reference: str,
+        credentials: RegistryCredentials | None = None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> ImageInfo:
         """Pull, reading every line of the progress stream: the registry's errors arrive
-        inside it (HTTP 200) as well as in the HTTP answer. Without ``credentials`` docker-py
-        sends what the agent host's Docker config holds for the registry."""
+        inside it (HTTP 200) as well as in the HTTP answer, and its layer events are summed
+        up for ``progress``. Without ``credentials`` docker-py sends what the agent host's
+        Docker config holds for the registry."""
         auth = None
         if credentials is not None:
             auth = {
@@ -103,12 +110,15 @@ class DockerContainerRuntime:
                 "password": credentials.password,
                 "serveraddress": credentials.registry,
             }
+        summary = PullStream()
         try:
             self._ready()
             for line in self._api.pull(reference, stream=True, decode=True, auth_config=auth):
                 problem = pull_stream_error(line)
                 if problem:
                     raise PullFailed(f"Pulling image {reference} failed: {problem}")
+                if summary.feed(line) and progress is not None:
+                    progress(summary.progress)
         except docker.errors.APIError as exc:
             raise PullFailed(f"Pulling image {reference} failed: {explanation(exc)}") from exc
         except UNREACHABLE as exc:
@@ -116,6 +126,8 @@ class DockerContainerRuntime:
         image = self.inspect_image(reference)
         if image is None:
             raise PullFailed(f"Pulling image {reference} ended without the image being present")
+        if progress is not None:
+            progress(summary.progress)
         return image
 
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> bool:

@@ -17,11 +17,13 @@ from dependency_injector import containers, providers
 from dockyard.adapters.agent_api import AgentApiServer
 from dockyard.adapters.docker_client import TlsSettings, build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
+from dockyard.adapters.error_counting import counting_backend_errors, counting_daemon_errors
 from dockyard.adapters.file_leases import FileLeases
 from dockyard.adapters.graphql_backend import GraphQLBackend
 from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
-from dockyard.adapters.stdout_output import StdoutFlowOutput
+from dockyard.adapters.prometheus import PrometheusAgentMetrics, exposition
+from dockyard.adapters.stdout_output import LoggedFlowOutput, StdoutFlowOutput
 from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
@@ -77,12 +79,23 @@ def _redactor(config: AgentConfig) -> Redactor:
     return Redactor([config.key])
 
 
-def _api_server(config: AgentConfig, agent: Agent) -> AgentApiServer | None:
-    """``/api/health`` and ``/api/poke`` at ``--agent-address``; None without one."""
+def _api_server(config: AgentConfig, agent: Agent, metrics: PrometheusAgentMetrics) -> AgentApiServer | None:
+    """``/api/health``, ``/api/poke`` and ``/metrics`` at ``--agent-address``; None without one."""
     if not config.agent_address:
         return None
     host, port = parse_agent_address(config.agent_address)
-    return AgentApiServer(host, port, health=agent.health_report, poke=agent.poke)
+    return AgentApiServer(
+        host,
+        port,
+        health=agent.health_report,
+        poke=agent.poke,
+        metrics=lambda accept: exposition(metrics.registry, accept),
+    )
+
+
+def _flow_output(config: AgentConfig) -> StdoutFlowOutput | LoggedFlowOutput:
+    """Flow-run output lines as the agent's log lines are: JSON with ``--log-format json``."""
+    return LoggedFlowOutput() if config.log_format == "json" else StdoutFlowOutput()
 
 
 def _real_path(config: AgentConfig) -> Callable[[str], str] | None:
@@ -101,7 +114,12 @@ class AgentContainer(containers.DeclarativeContainer):
     # Adapters
     clock = providers.Singleton(SystemClock)
     leases = providers.Singleton(_leases, config=config)
-    runtime = providers.Singleton(DockerContainerRuntime, client=docker_client)
+    # The agent's metrics, in a registry of this container's own (``/metrics``).
+    metrics = providers.Singleton(PrometheusAgentMetrics, agent_name=config.provided.name)
+    docker_runtime = providers.Singleton(DockerContainerRuntime, client=docker_client)
+    runtime = providers.Singleton(
+        counting_daemon_errors, runtime=docker_runtime, count=metrics.provided.daemon_error
+    )
     transport = providers.Singleton(
         GraphQLTransport,
         session=http_session,
@@ -111,11 +129,14 @@ class AgentContainer(containers.DeclarativeContainer):
     graphql_backend = providers.Singleton(
         GraphQLBackend, transport=transport, tenant_id=config.provided.tenant_id
     )
+    counted_backend = providers.Singleton(
+        counting_backend_errors, backend=graphql_backend, count=metrics.provided.backend_error
+    )
     # The agent's API key is taken out of every run log, state and output line it passes on.
     redactor = providers.Singleton(_redactor, config=config)
-    backend = providers.Singleton(RedactingBackend, backend=graphql_backend, redactor=redactor)
+    backend = providers.Singleton(RedactingBackend, backend=counted_backend, redactor=redactor)
     output = providers.Singleton(
-        RedactingOutput, output=providers.Singleton(StdoutFlowOutput), redactor=redactor
+        RedactingOutput, output=providers.Singleton(_flow_output, config=config), redactor=redactor
     )
 
     # Use cases
@@ -129,7 +150,8 @@ class AgentContainer(containers.DeclarativeContainer):
         leases=leases,
         real_path=real_path,
         output=output,
+        metrics=metrics,
     )
 
     # Driving adapters
-    api_server = providers.Singleton(_api_server, config=config, agent=agent)
+    api_server = providers.Singleton(_api_server, config=config, agent=agent, metrics=metrics)

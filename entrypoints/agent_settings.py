@@ -33,6 +33,7 @@ from dockyard.entrypoints.setting_values import (
     Float,
     Int,
     Level,
+    LogFormat,
     Names,
     Policy,
     RegistryAuth,
@@ -128,6 +129,7 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 _AT_LEAST_0, _AT_LEAST_1 = click.IntRange(min=0), click.IntRange(min=1)
 _LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False)
+_FORMATS = click.Choice(["plain", "json"], case_sensitive=False)
 _MANY = {"multiple": True}
 _SWITCH = {"is_flag": True}
 
@@ -151,13 +153,15 @@ SETTINGS: tuple[Setting, ...] = (
             {"multiple": True, "callback": _pairs, "metavar": "KEY=VALUE"},
             prefect_env="PREFECT__CLOUD__AGENT__ENV_VARS", aliases=(_plural("env", "env_vars"),)),
     Setting("max_polls", Int, "Stop after this many polls.", ("--max-polls",), {"type": _AT_LEAST_0}),
-    Setting("agent_address", Address, "Serve /api/health and /api/poke at [http://]HOST:PORT.",
+    Setting("agent_address", Address, "Serve /api/health, /api/poke and /metrics at [http://]HOST:PORT.",
             ("--agent-address",), prefect_env="PREFECT__CLOUD__AGENT__AGENT_ADDRESS"),
     Setting("send_flow_run_logs", Flag, prefect_env="PREFECT__CLOUD__SEND_FLOW_RUN_LOGS",
             aliases=(_negative("no_cloud_logs", "send_flow_run_logs", "--no-cloud-logs",
                                "Flow runs do not send their logs to the backend."),)),
     Setting("log_level", Level, "The agent's log level [default: INFO].", ("--log-level",), {"type": _LEVELS},
             prefect_env="PREFECT__CLOUD__AGENT__LEVEL"),
+    Setting("log_format", LogFormat, "The agent's log lines: plain (Prefect's format) or json (one object "
+            "per line) [default: plain].", ("--log-format",), {"type": _FORMATS}),
     Setting("logging_level", Level, prefect_env="PREFECT__LOGGING__LEVEL",
             no_flag="Prefect's own variable, for the flow runs"),
     # -- the Docker daemon --

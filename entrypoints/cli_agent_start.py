@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import sys
-import time
 from typing import Any
 
 import click
 
 from dockyard.entrypoints.agent_settings import agent_options, config_file_option, given_options
+from dockyard.entrypoints.logs import configure_logging
 from dockyard.entrypoints.settings import resolve_agent_config
-
-LOG_FORMAT = "[%(asctime)s] %(levelname)s - %(name)s | %(message)s"
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter(LOG_FORMAT)
-    formatter.converter = time.gmtime  # UTC, like the backend's timestamps
-    handler.setFormatter(formatter)
-    root = logging.getLogger("dockyard")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
 
 
 @click.command("start")
@@ -41,7 +27,7 @@ def start(ctx: click.Context, /, **params: Any) -> None:
     from dockyard.entrypoints.library import DockerAgent
 
     config = resolve_agent_config(given_options(ctx), config_file=config_file_option(ctx))
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     try:
         DockerAgent.from_config(config, container=ctx.obj).start()
     except KeyboardInterrupt:  # a second signal while winding down

@@ -19,8 +19,9 @@ from dockyard.adapters.graphql_api.limits import OPTION_NAMES, QueryLimits
 from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
 from dockyard.domain.errors import DockyardError
-from dockyard.entrypoints.cli_services import services_options, services_settings
+from dockyard.entrypoints.cli_services import log_format_option, services_options, services_settings
 from dockyard.entrypoints.containers import Container
+from dockyard.entrypoints.logs import SERVER_PLAIN, configure_logging
 
 log = logging.getLogger("dockyard.server")
 
@@ -157,7 +158,8 @@ def server() -> None:
 @click.option(
     "--api-key",
     envvar="DOCKYARD_SERVER_API_KEY",
-    help="Require `Authorization: Bearer <key>` on every GraphQL request (/health stays open) "
+    help="Require `Authorization: Bearer <key>` on every GraphQL request (/health and /metrics stay "
+    "open) "
     "and a login with the key on the dashboard.",
 )
 @click.option(
@@ -187,6 +189,14 @@ def server() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="DEBUG logs one line per request.",
 )
+@log_format_option("DOCKYARD_SERVER_LOG_FORMAT")
+@click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    envvar="DOCKYARD_SERVER_METRICS",
+    help="Serve Prometheus metrics at GET /metrics, without the API key (like /health).",
+)
 @_limit_options
 @services_options
 @click.pass_obj
@@ -203,12 +213,15 @@ def start(
     threads: int,
     max_body_size: int,
     log_level: str,
+    log_format: str,
+    metrics: bool,
     **options: Any,
 ) -> None:
     """Start the API server and serve until interrupted (Ctrl-C or SIGTERM).
 
     GraphQL is served over HTTP POST at / and /graphql; GET /health answers
-    {"status": "ok"}; a browser opening http://HOST:PORT/ gets the dashboard. Everything is
+    {"status": "ok"}; GET /metrics serves Prometheus metrics; a browser opening
+    http://HOST:PORT/ gets the dashboard. Everything is
     kept in one SQLite file: stopping and starting again loses nothing. Point Prefect 1
     clients at it with PREFECT__BACKEND=server and PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
 
@@ -223,8 +236,8 @@ def start(
     schedule), the zombie killer and Lazarus (runs whose heartbeats stopped); see their
     options below.
     """
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        log_level, log_format.lower(), plain=SERVER_PLAIN, stream=sys.stderr, libraries=log_level
     )
     path = database_path(db_path)
     limits = {name: value for name, value in options.items() if name in OPTION_NAMES}
@@ -235,6 +248,7 @@ def start(
         "max_body_size": max_body_size,
         "max_listeners": max(1, threads // 2),
         "limits": dataclasses.replace(QueryLimits(), **limits),
+        "metrics": metrics,
     }
     root.config.from_dict({"server": settings})
     container = root.server  # only the server's resources are started

@@ -18,6 +18,7 @@ from dockyard.domain.errors import DockyardError
 from dockyard.domain.server.liveness import DEFAULT_RESURRECTIONS, DEFAULT_THRESHOLD
 from dockyard.domain.server.services import DEFAULT_SCHEDULER_INTERVAL, ServicesSettings
 from dockyard.entrypoints.containers import Container
+from dockyard.entrypoints.logs import LOG_FORMATS, SERVER_PLAIN, configure_logging
 
 log = logging.getLogger("dockyard.server")
 
@@ -86,6 +87,18 @@ _OPTIONS = (
 )
 
 
+def log_format_option(envvar: str) -> Callable[[F], F]:
+    return click.option(
+        "--log-format",
+        default="plain",
+        show_default=True,
+        envvar=envvar,
+        type=click.Choice(LOG_FORMATS, case_sensitive=False),
+        help="plain lines, or json: one object per line (timestamp, level, logger, message, and the "
+        "record's fields).",
+    )
+
+
 def services_options(command: F) -> F:
     """Add the services' options to a click command (as keyword arguments)."""
     for option in reversed(_OPTIONS):
@@ -120,9 +133,12 @@ def services_settings(options: dict[str, Any]) -> ServicesSettings:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
+@log_format_option("DOCKYARD_SERVER_LOG_FORMAT")
 @services_options
 @click.pass_obj
-def services(root: Container, /, *, db_path: Path | None, once: bool, log_level: str, **options: Any) -> None:
+def services(
+    root: Container, /, *, db_path: Path | None, once: bool, log_level: str, log_format: str, **options: Any
+) -> None:
     """Run the background services on a server's database without serving the API.
 
     `dockyard server start` runs them itself; this runs them alone (for instance beside API
@@ -131,8 +147,8 @@ def services(root: Container, /, *, db_path: Path | None, once: bool, log_level:
     """
     from dockyard.entrypoints.cli_server import database_path
 
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        log_level, log_format.lower(), plain=SERVER_PLAIN, stream=sys.stderr, libraries=log_level
     )
     settings = services_settings(options)
     path = database_path(db_path)

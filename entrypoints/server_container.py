@@ -1,7 +1,8 @@
 """ServerContainer: how the embedded backend is put together.
 
 Store (SQLite) -> domain use cases -> GraphQL API and dashboard -> one WSGI app, plus the
-background services (scheduler, zombie killer, Lazarus). Nested in the composition root as
+background services (scheduler, zombie killer, Lazarus) and the metrics of it all
+(``/metrics``). Nested in the composition root as
 ``Container.server``; tests override ``store`` or ``clock`` as they need.
 """
 
@@ -11,14 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dependency_injector import containers, providers
+from prometheus_client import make_wsgi_app
 
 from dockyard.adapters.dashboard.app import DashboardWsgiApp
-from dockyard.adapters.dashboard.mount import DashboardAndApi
+from dockyard.adapters.dashboard.mount import DashboardAndApi, WsgiApp
 from dockyard.adapters.dashboard.sessions import SessionKeeper
 from dockyard.adapters.graphql_api.deadlines import RequestDeadlines
 from dockyard.adapters.graphql_api.executor import GraphQLApi
 from dockyard.adapters.graphql_api.limits import QueryLimits
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY, GraphQLWsgiApp
+from dockyard.adapters.prometheus import PrometheusServerMetrics
 from dockyard.adapters.sqlite import SqliteRunStore
 from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.server.context import Dependencies
@@ -36,9 +39,25 @@ def open_store(path: str | Path, deadlines: RequestDeadlines) -> Iterator[Sqlite
         store.close()
 
 
+def server_metrics(service: ServerService) -> PrometheusServerMetrics:
+    """The server's metrics, in a registry of their own; runs by state read at each scrape."""
+    return PrometheusServerMetrics(runs_by_state=service.views.counts.by_state)
+
+
+def metrics_app(metrics: PrometheusServerMetrics, enabled: bool | None) -> WsgiApp | None:
+    """``/metrics``, unless turned off (``enabled`` False; not set means on)."""
+    return None if enabled is False else make_wsgi_app(metrics.registry)
+
+
 class ServerContainer(containers.DeclarativeContainer):
     config = providers.Configuration(
-        default={"api_key": None, "max_body_size": DEFAULT_MAX_BODY, "max_listeners": 8, "limits": None}
+        default={
+            "api_key": None,
+            "max_body_size": DEFAULT_MAX_BODY,
+            "max_listeners": 8,
+            "limits": None,
+            "metrics": True,
+        }
     )
 
     # What one request may ask; the deadlines every request works against
@@ -55,15 +74,24 @@ class ServerContainer(containers.DeclarativeContainer):
     # What the background services do; `dockyard server start` overrides it from its options.
     services_settings = providers.Object(ServicesSettings())
     service = providers.Singleton(ServerService, deps=deps, scheduling=services_settings.provided.scheduler)
-    services = providers.Singleton(BackgroundServices, service=service, settings=services_settings)
+    metrics = providers.Singleton(server_metrics, service=service)
+    services = providers.Singleton(
+        BackgroundServices, service=service, settings=services_settings, metrics=metrics
+    )
 
     # The API
     api = providers.Singleton(GraphQLApi, service=service, limits=limits, deadlines=deadlines)
     api_app = providers.Singleton(
-        GraphQLWsgiApp, api=api, api_key=config.api_key, max_body=config.max_body_size.as_(int)
+        GraphQLWsgiApp,
+        api=api,
+        api_key=config.api_key,
+        max_body=config.max_body_size.as_(int),
+        metrics=metrics,
     )
 
     # The dashboard, on the same port: pages and its forms to it, the rest to the API
     sessions = providers.Singleton(SessionKeeper, api_key=config.api_key)
     dashboard = providers.Singleton(DashboardWsgiApp, service=service, sessions=sessions)
-    app = providers.Singleton(DashboardAndApi, dashboard=dashboard, api=api_app)
+    # GET /metrics: open like /health (scrapers send no credentials); --no-metrics turns it off.
+    metrics_wsgi = providers.Singleton(metrics_app, metrics=metrics, enabled=config.metrics)
+    app = providers.Singleton(DashboardAndApi, dashboard=dashboard, api=api_app, metrics=metrics_wsgi)

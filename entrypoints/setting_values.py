@@ -100,6 +100,13 @@ def _read_pull_policy(value: Any) -> Any:
         raise ValueError("must be always, if-not-present or never") from None
 
 
+def _read_log_format(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("plain", "json"):
+        raise ValueError("must be plain or json")
+    return text
+
+
 def _optional(parse: Callable[[Any], Any]) -> BeforeValidator:
     return BeforeValidator(lambda value: None if value is None else parse(value))
 
@@ -113,6 +120,7 @@ Specs = Annotated[tuple[str, ...] | None, BeforeValidator(lambda value: _strings
 EnvMap = Annotated[dict[str, str] | None, BeforeValidator(_env_map)]
 Size = Annotated[int | None, _optional(parse_size)]
 Level = Annotated[str | None, _optional(lambda value: str(value).strip().upper())]
+LogFormat = Annotated[str | None, _optional(_read_log_format)]
 Address = Annotated[
     str | None, BeforeValidator(lambda value: normalize_agent_address(value) if value else None)
 ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from dockyard.domain.agent.config import RegistryCredentials
-from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo
+from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo, PullProgress
 
 
 @runtime_checkable
@@ -18,9 +18,15 @@ class ContainerRuntime(Protocol):
     def ping(self) -> DaemonInfo:
         """Check the daemon answers; return who it is."""
 
-    def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
+    def pull_image(
+        self,
+        reference: str,
+        credentials: RegistryCredentials | None = None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> ImageInfo:
         """Pull ``reference``. Raises ``PullFailed`` with the registry's message, including
-        errors reported inside the pull stream."""
+        errors reported inside the pull stream. ``progress`` is called with the pull's
+        progress so far as the registry reports it (often: per chunk), and once at the end."""
 
     def ensure_volume(self, name: str, labels: Mapping[str, str]) -> bool:
         """Create the named volume unless it exists. True if it was created."""

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     ExecutionResult,
+    FieldNode,
     GraphQLError,
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
+    OperationDefinitionNode,
     OperationType,
     build_schema,
     execute,
@@ -120,11 +123,24 @@ class GraphQLApi:
         client_gone: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
         """Run one document; return the response body (``data`` and/or ``errors``)."""
+        return self.answer(query, variables, operation_name, caller, client_gone=client_gone).body
+
+    def answer(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        caller: Caller,
+        *,
+        client_gone: Callable[[], bool] | None = None,
+    ) -> Answer:
+        """Run one document; return the response body and what the request was about."""
         deadline = self.deadlines.start(client_gone)
         prepared = self._documents.get(query)
         if prepared.document is None:
-            return {"errors": list(prepared.errors)}
+            return Answer({"errors": list(prepared.errors)})
         operation = get_operation_ast(prepared.document, operation_name)
+        root = _root_field(operation)
         is_query = operation is not None and operation.operation is OperationType.QUERY
         context = RequestContext(
             self.service, caller, reads_allowed=is_query, limits=self.limits, deadline=deadline
@@ -143,16 +159,32 @@ class GraphQLApi:
             context.close()
         assert not hasattr(result, "__await__"), "resolvers are synchronous"
         if context.refused is not None:
-            return _refused(context.refused, result, keep_data=not is_query)
+            return Answer(_refused(context.refused, result, keep_data=not is_query), root)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [_format(e, "BAD_USER_INPUT") for e in result.errors]
         if result.data is not None or not result.errors:
             body["data"] = result.data
-        return body
+        return Answer(body, root)
 
     def cache_info(self) -> CacheInfo:
         return self._documents.info()
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: dict[str, Any]
+    # The first root field the operation selects (its name, not an alias): what the request
+    # was about, for the metrics. None for a document that did not run.
+    root_field: str | None = None
+
+
+def _root_field(operation: OperationDefinitionNode | None) -> str | None:
+    if operation is not None:
+        for selection in operation.selection_set.selections:
+            if isinstance(selection, FieldNode):
+                return selection.name.value
+    return None
 
 
 def _refused(refusal: ApiError, result: ExecutionResult, *, keep_data: bool) -> dict[str, Any]:

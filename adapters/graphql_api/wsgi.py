@@ -3,7 +3,8 @@
 ``POST /`` and ``POST /graphql`` (trailing slash or not) take ``{"query", "variables",
 "operationName"}``; ``variables`` may be an object or a JSON-encoded string (Prefect 1.4.1
 sends a string). ``GET /health`` answers ``{"status": "ok", "version": ...}`` without
-authentication. Every failure is answered with a GraphQL ``errors`` body and a 2xx/4xx
+authentication. Each request is counted and timed in the server's metrics, by its root
+field and outcome. Every failure is answered with a GraphQL ``errors`` body and a 2xx/4xx
 status: Prefect's client retries 5xx answers for a minute, so they are never used for a
 client's mistake. A request that reaches a stopping server is answered 503 (clients retry),
 as is ``/health``.
@@ -28,6 +29,7 @@ from typing import Any
 from dockyard.adapters.graphql_api import strict_json
 from dockyard.adapters.graphql_api.executor import GraphQLApi, error
 from dockyard.adapters.graphql_api.strict_json import InvalidJsonValue
+from dockyard.adapters.prometheus import PrometheusServerMetrics
 from dockyard.domain.server.context import Caller
 
 log = logging.getLogger(__name__)
@@ -45,18 +47,31 @@ class _Refused(Exception):
 
 class GraphQLWsgiApp:
     def __init__(
-        self, api: GraphQLApi, *, api_key: str | None = None, max_body: int = DEFAULT_MAX_BODY
+        self,
+        api: GraphQLApi,
+        *,
+        api_key: str | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        metrics: PrometheusServerMetrics | None = None,
     ) -> None:
         self._api = api
+        self._metrics = metrics
         self._deadlines = api.deadlines
         self._api_key = api_key.encode() if api_key else None
         self.max_body = max_body
         self._version = version("dockyard")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self._metrics is None:
+            return self._serve(environ, start_response)
+        with self._metrics.in_flight.track_inprogress():
+            return self._serve(environ, start_response)
+
+    def _serve(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
         operation = "-"
+        about = "-"  # the metrics' operation: a root field of the schema, or health
         body: dict[str, Any]
         try:
             if self._deadlines.stopping:
@@ -66,6 +81,7 @@ class GraphQLWsgiApp:
                     "SERVICE_UNAVAILABLE",
                 )
             if path in ("/health", "/health/") and method in ("GET", "HEAD"):
+                about = "health"
                 status, body = "200 OK", {"status": "ok", "version": self._version}
             elif path not in GRAPHQL_PATHS:
                 raise _Refused(
@@ -81,16 +97,14 @@ class GraphQLWsgiApp:
                 self._authenticate(environ)
                 query, variables, operation_name = self._request(environ)
                 operation = operation_name or _first_field(query)
-                status, body = (
-                    "200 OK",
-                    self._api.execute(
-                        query,
-                        variables,
-                        operation_name,
-                        _caller(environ),
-                        client_gone=environ.get("waitress.client_disconnected"),
-                    ),
+                answer = self._api.answer(
+                    query,
+                    variables,
+                    operation_name,
+                    _caller(environ),
+                    client_gone=environ.get("waitress.client_disconnected"),
                 )
+                status, body, about = "200 OK", answer.body, answer.root_field or "-"
         except _Refused as refused:
             status, body = refused.status, {"errors": [error(str(refused), refused.code)]}
         except Exception:  # a fault of ours: say so in GraphQL's shape, never a bare 500 page
@@ -108,7 +122,10 @@ class GraphQLWsgiApp:
         elif status.startswith("503"):
             headers.append(("Retry-After", "5"))
         start_response(status, headers)
-        elapsed = (time.perf_counter() - started) * 1000
+        seconds = time.perf_counter() - started
+        if self._metrics is not None:
+            self._metrics.request(about, _outcome(body), seconds)
+        elapsed = seconds * 1000
         level = logging.WARNING if "errors" in body else logging.DEBUG
         if log.isEnabledFor(level):
             # ascii(): messages may quote client text that a UTF-8 log cannot hold
@@ -201,6 +218,15 @@ class GraphQLWsgiApp:
         if len(body) > self.max_body:
             raise too_large
         return body
+
+
+def _outcome(body: dict[str, Any]) -> str:
+    """``ok``, or the first error's code (``bad_user_input``, ``limit_exceeded``...)."""
+    errors = body.get("errors")
+    if not errors:
+        return "ok"
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    return str((first.get("extensions") or {}).get("code") or "error").lower()
 
 
 def _invalid_input(exc: InvalidJsonValue) -> _Refused:

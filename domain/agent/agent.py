@@ -32,10 +32,12 @@ from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.agent.validation import for_daemon
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
+from dockyard.domain.log_fields import about_run
 from dockyard.ports.agent_lease import AgentLeases, Lease
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime
+from dockyard.ports.metrics import NO_AGENT_METRICS, AgentMetrics
 from dockyard.ports.output import FlowOutput
 
 log = logging.getLogger("dockyard.agent")
@@ -62,6 +64,7 @@ class Agent:
         tick_interval: float = 1.0,
         workers: int = 8,
         instance_id: str | None = None,
+        metrics: AgentMetrics = NO_AGENT_METRICS,
     ) -> None:
         self.config = config
         self.instance_id = instance_id or str(uuid.uuid4())
@@ -73,6 +76,7 @@ class Agent:
         self._real_path = real_path  # see Deployer
         self._tick_interval = tick_interval
         self._workers = workers
+        self._metrics = metrics
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self.health = AgentHealth(backend=f"the backend at {config.api}")
@@ -99,6 +103,7 @@ class Agent:
             streamer=self.streamer,
             outbox=self.outbox,
             on_capacity_freed=self._capacity_freed,
+            metrics=metrics,
         )
 
     # -- control from outside ------------------------------------------------------------
@@ -153,6 +158,7 @@ class Agent:
             outbox=self.outbox,
             on_started=self.streamer.follow,
             real_path=self._real_path,
+            metrics=self._metrics,
         )
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
         futures: dict[Future[None], tuple[FlowRun, bool]] = {}
@@ -165,6 +171,8 @@ class Agent:
         def submit_found(runs: list[FlowRun]) -> None:
             context = {"dockyard": identity.owner.claim_context()}
             for run, claimed in claim_together(self._backend, runs, self._clock.now(), context):
+                if claimed:
+                    self._metrics.run_claimed()
                 submit(run, claimed)
 
         poller = Poller(
@@ -177,6 +185,7 @@ class Agent:
             submit=submit_found,
             can_deploy=lambda: self.health.daemon_is_up,
             saturated=lambda: len(futures) >= self._workers,
+            metrics=self._metrics,
         )
         supervisor_thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         listener = threading.Thread(
@@ -264,11 +273,16 @@ class Agent:
                     "Flow run %s was submitted by another process of agent %r; leaving it to that one",
                     run.id,
                     self.config.name,
+                    extra=about_run(run.id, run.name),
                 )
             if standing not in (Standing.MINE, Standing.INHERITED) or self.tracker.get(run.id) is not None:
                 continue
-            if self.tracker.claim(run.id, run.name):
-                log.info("Flow run %s was submitted before a restart; deploying it now", run.id)
+            if self.tracker.claim(run.id, run.name, at=self._clock.monotonic()):
+                log.info(
+                    "Flow run %s was submitted before a restart; deploying it now",
+                    run.id,
+                    extra=about_run(run.id, run.name),
+                )
                 submit(run, True)
 
     def _supervise(self) -> None:

@@ -106,6 +106,7 @@ class AgentConfig:
     cancel_grace: float = 30.0  # SIGTERM to SIGKILL when cancelling or timing out
     keep_containers: bool = False
     log_level: str = "INFO"  # the agent's own logger
+    log_format: str = "plain"  # the agent's log lines: plain (Prefect's) or json
     # Where the agent's lease (one lock file per agent name and daemon) lives; None: the
     # entrypoints' default, under the user's state directory.
     lock_dir: str | None = None

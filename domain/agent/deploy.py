@@ -22,6 +22,7 @@ from dockyard.domain.agent.naming import name_candidates
 from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.ownership import AgentIdentity
 from dockyard.domain.agent.plan import plan_container
+from dockyard.domain.agent.pulls import PullReporter
 from dockyard.domain.agent.selection import start_time
 from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
 from dockyard.domain.errors import (
@@ -32,10 +33,12 @@ from dockyard.domain.errors import (
     RuntimeUnavailable,
     SubmissionConflict,
 )
+from dockyard.domain.log_fields import about_run
 from dockyard.domain.states import is_scheduled, state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime
+from dockyard.ports.metrics import NO_AGENT_METRICS, AgentMetrics
 
 log = logging.getLogger("dockyard.agent")
 
@@ -57,6 +60,7 @@ class Deployer:
         outbox: Outbox,
         on_started: Callable[[TrackedRun], None],
         real_path: Callable[[str], str] | None = None,
+        metrics: AgentMetrics = NO_AGENT_METRICS,
     ) -> None:
         self._config = config
         self._identity = identity
@@ -67,6 +71,7 @@ class Deployer:
         self._stopping = stopping
         self._outbox = outbox  # run logs, and a Failed state the backend could not take yet
         self._on_started = on_started
+        self._metrics = metrics
         # Follows symbolic links on the daemon's host, where the agent shares its file
         # system: bind sources are checked where the daemon really mounts from.
         self._real_path = real_path
@@ -76,19 +81,22 @@ class Deployer:
     def deploy(self, run: FlowRun, *, claimed: bool = False) -> None:
         """Deploy a run the tracker has claimed. ``claimed``: it is already Submitted by us
         (restart recovery), so skip the Submitted step."""
+        fields = about_run(run.id, run.name)
         try:
-            if not self._wait_for_start_time(run):
+            ready = self._ready_at(run)
+            if ready is None:
                 return
             if not claimed:
                 self._mark_submitted(run)
+                self._metrics.run_claimed()
                 run = as_submitted(run)
-            log.info("Deploying flow run %s (%s)", run.id, run.name)
-            self._create_and_start(run)
+            log.info("Deploying flow run %s (%s)", run.id, run.name, extra=fields)
+            self._create_and_start(run, ready)
         except SubmissionConflict as exc:
-            log.debug("Flow run %s was taken by another agent: %s", run.id, exc)
+            log.debug("Flow run %s was taken by another agent: %s", run.id, exc, extra=fields)
             self._tracker.release(run.id)
         except BackendUnavailable as exc:
-            log.warning("Could not claim flow run %s: %s; it stays in the queue", run.id, exc)
+            log.warning("Could not claim flow run %s: %s; it stays in the queue", run.id, exc, extra=fields)
             self._tracker.release(run.id)
         except RuntimeUnavailable as exc:
             self._tracker.release(run.id)
@@ -97,20 +105,26 @@ class Deployer:
             self._tracker.release(run.id)
             self._fail(run, str(exc))
         except Exception as exc:  # a bug must not leave the run hanging in Submitted
-            log.exception("Unexpected error while deploying flow run %s", run.id)
+            log.exception("Unexpected error while deploying flow run %s", run.id, extra=fields)
             self._tracker.release(run.id)
             self._fail(run, f"Internal error in the dockyard agent while deploying: {exc!r}")
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _wait_for_start_time(self, run: FlowRun) -> bool:
+    def _ready_at(self, run: FlowRun) -> float | None:
+        """Wait for the run's start time; return when it was both claimed here and due
+        (monotonic seconds: where its deploy latency counts from), None if the agent
+        stopped meanwhile."""
+        tracked = self._tracker.get(run.id)
+        claimed_at = tracked.claimed_at if tracked is not None else None
         delay = (start_time(run, self._clock.now()) - self._clock.now()).total_seconds()
         if delay > 0:
-            log.debug("Waiting %.1fs to deploy flow run %s on time", delay, run.id)
+            log.debug("Waiting %.1fs to deploy flow run %s on time", delay, run.id, extra=about_run(run.id))
             if self._clock.wait(self._stopping, delay):
                 self._tracker.release(run.id)
-                return False
-        return True
+                return None
+            return self._clock.monotonic()
+        return claimed_at if claimed_at is not None else self._clock.monotonic()
 
     def _mark_submitted(self, run: FlowRun) -> None:
         if is_scheduled(run.state):
@@ -137,11 +151,10 @@ class Deployer:
             for other in mine
         )
 
-    def _create_and_start(self, run: FlowRun) -> None:
+    def _create_and_start(self, run: FlowRun, ready: float) -> None:
         plan = self._plan(run)
         if plan.pull_first:
-            log.info("Pulling image %s for flow run %s", plan.image, run.id)
-            self._pull(plan.image)
+            self._pull(run, plan.image, "Pulling image %s for flow run %s")
         for volume in plan.create_volumes:
             self._runtime.ensure_volume(volume, {MANAGED: "true"})
         try:
@@ -154,8 +167,7 @@ class Deployer:
                     f"Image {plan.image} is not on the Docker daemon, and this agent does not pull "
                     "images (--pull-policy never / --no-pull): load or pull it on the daemon first"
                 ) from None
-            log.info("Image %s is not on the daemon; pulling it for flow run %s", plan.image, run.id)
-            self._pull(plan.image)
+            self._pull(run, plan.image, "Image %s is not on the daemon; pulling it for flow run %s")
             container_id = self._create(plan)
         try:
             for network in plan.connect_networks:
@@ -165,17 +177,27 @@ class Deployer:
             # Never leave a created-but-not-started container behind (it would hold the name).
             _quietly(lambda: self._runtime.remove_container(container_id))
             raise
+        started, now = self._clock.monotonic(), self._clock.now()
         tracked = TrackedRun(
             run_id=run.id,
             run_name=run.name,
             phase=Phase.RUNNING,
             container_id=container_id,
-            started_at=self._clock.monotonic(),
+            started_at=started,
             timeout=plan.timeout,
             ship_logs=plan.ship_logs,
         )
         self._tracker.track(tracked)
-        log.info("Flow run %s started in container %s", run.id, container_id[:12])
+        self._metrics.run_deployed(
+            since_ready=max(0.0, started - ready),
+            since_scheduled=max(0.0, (now - start_time(run, now)).total_seconds()),
+        )
+        log.info(
+            "Flow run %s started in container %s",
+            run.id,
+            container_id[:12],
+            extra=about_run(run.id, run.name),
+        )
         self._log(run, f"Submitted for execution: Container ID: {container_id}", "INFO")
         if tracked.ship_logs:
             # No flow runner inside to say so: the agent records that the run is running.
@@ -195,8 +217,23 @@ class Deployer:
             lease=identity.owner.lease,
         )
 
-    def _pull(self, image: str) -> None:
-        self._runtime.pull_image(image, credentials_for(image, self._config.registry_credentials))
+    def _pull(self, run: FlowRun, image: str, why: str) -> None:
+        """Pull ``image`` for ``run``, its progress and its end in the agent's log, and one
+        line with its duration in the run's logs."""
+        log.info(why, image, run.id, extra=about_run(run.id, run.name))
+        reporter = PullReporter(image, run.id, run.name, self._clock)
+        credentials = credentials_for(image, self._config.registry_credentials)
+        try:
+            self._runtime.pull_image(image, credentials, progress=reporter.update)
+        except DockyardError:
+            self._metrics.pull(
+                seconds=reporter.seconds, ok=False, downloaded_bytes=reporter.progress.downloaded_bytes
+            )
+            raise
+        self._metrics.pull(
+            seconds=reporter.seconds, ok=True, downloaded_bytes=reporter.progress.downloaded_bytes
+        )
+        self._log(run, reporter.finished(), "INFO")
 
     def _mark_running(self, run: FlowRun) -> None:
         try:
@@ -218,7 +255,8 @@ class Deployer:
     # -- endings ----------------------------------------------------------------------------
 
     def _fail(self, run: FlowRun, message: str) -> None:
-        log.error("Deployment of flow run %s failed: %s", run.id, message)
+        log.error("Deployment of flow run %s failed: %s", run.id, message, extra=about_run(run.id, run.name))
+        self._metrics.deploy_failed()
         self._log(run, message, "ERROR")
         failed = StateUpdate(run.id, run.version, state_document("Failed", message))
         try:
@@ -230,7 +268,8 @@ class Deployer:
     def requeue(self, run: FlowRun, why: str) -> None:
         """Put a run this agent claimed back in the queue for any agent to take."""
         message = f"Rescheduled by the dockyard agent: {why}."
-        log.warning("Flow run %s goes back to the queue: %s", run.id, why)
+        log.warning("Flow run %s goes back to the queue: %s", run.id, why, extra=about_run(run.id, run.name))
+        self._metrics.run_requeued()
         try:
             self._backend.set_flow_run_state(
                 run.id, run.version, state_document("Scheduled", message, start_time=self._clock.now())

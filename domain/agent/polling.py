@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dockyard.domain.agent.health import AgentHealth
 from dockyard.domain.agent.model import FlowRun
@@ -19,6 +19,7 @@ from dockyard.domain.agent.tracker import Tracker
 from dockyard.domain.errors import DockyardError
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
+from dockyard.ports.metrics import NO_AGENT_METRICS, AgentMetrics
 
 log = logging.getLogger("dockyard.agent")
 
@@ -65,6 +66,7 @@ class Poller:
         submit: Callable[[list[FlowRun]], None],
         can_deploy: Callable[[], bool] = lambda: True,
         saturated: Callable[[], bool] = lambda: False,  # every deployment worker has a run
+        metrics: AgentMetrics = NO_AGENT_METRICS,
     ) -> None:
         self._backend = backend
         self._clock = clock
@@ -75,6 +77,8 @@ class Poller:
         self._submit = submit
         self._can_deploy = can_deploy
         self._saturated = saturated
+        self._metrics = metrics
+        self._told_full = False  # the runs waiting for room under --limit are logged once
 
     def capacity(self) -> int | None:
         """How many more runs may be taken now (None: no limit)."""
@@ -106,21 +110,31 @@ class Poller:
     def poll_once(self) -> int:
         """One poll: returns how many runs were handed to workers. Never raises for
         backend trouble: it is logged and reflected in health."""
+        began = self._clock.monotonic()
         now = self._clock.now()
         try:
             ids = self._backend.runs_in_queue(labels=self._labels, before=now + PREFETCH)
         except DockyardError as exc:
             log.error("Failed to query for ready flow runs: %s", exc)
             self._health.poll_failed(str(exc))
+            self._metrics.poll(seconds=self._clock.monotonic() - began, ok=False)
             return 0
         self._health.poll_succeeded(self._clock.monotonic())
+        try:
+            return self._take(ids, now)
+        finally:
+            self._metrics.poll(seconds=self._clock.monotonic() - began, ok=True)
+
+    def _take(self, ids: Sequence[str], now: datetime) -> int:
+        """Claim what there is room for among the runs ``ids`` the queue offers."""
         capacity = self.capacity()
-        if not self._can_deploy() or capacity == 0:
-            if ids:
-                log.debug("%d run(s) ready, but this agent cannot take more now", len(ids))
-            return 0
         in_flight = self._tracker.ids()
         fresh = [run_id for run_id in ids if run_id not in in_flight]
+        self._note_full(capacity == 0 and bool(fresh), len(fresh))
+        if not self._can_deploy() or capacity == 0:
+            if fresh:
+                log.debug("%d run(s) ready, but this agent cannot take more now", len(fresh))
+            return 0
         if not fresh:
             return 0
         try:
@@ -137,12 +151,24 @@ class Poller:
                     "Skipping flow run %s: its labels %s are not all this agent's", run.id, run.labels
                 )
                 continue
-            if self._tracker.claim(run.id, run.name):
+            if self._tracker.claim(run.id, run.name, at=self._clock.monotonic()):
                 taken.append(run)
         if taken:
             log.info("Found %d flow run(s) to deploy", len(taken))
             self._submit(taken)
         return len(taken)
+
+    def _note_full(self, full: bool, waiting: int) -> None:
+        """Say once, not at every poll, that runs wait because the limit is reached; again
+        only once the limit held none back in between."""
+        if full and not self._told_full:
+            log.info(
+                "Limit %d reached, %d run%s waiting; they start as running ones finish",
+                self._limit,
+                waiting,
+                "s" * (waiting != 1),
+            )
+        self._told_full = full
 
 
 def listen_for_work(backend: Backend, clock: Clock, stopping: threading.Event, wake: threading.Event) -> None:

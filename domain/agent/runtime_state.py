@@ -28,6 +28,17 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class PullProgress:
+    """How far a pull is, summed over the image's layers as the registry reports them."""
+
+    layers: int = 0  # layers of the image seen so far
+    layers_done: int = 0  # of those, pulled or already on the daemon
+    layers_present: int = 0  # of those, already on the daemon (nothing to download)
+    downloaded_bytes: int = 0  # bytes downloaded so far
+    total_bytes: int = 0  # bytes to download, over the layers whose size is known yet
+
+
+@dataclass(frozen=True)
 class ContainerState:
     """A container as the daemon reports it."""
 

@@ -22,6 +22,7 @@ from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter, split
 from dockyard.domain.agent.runtime_state import ContainerState
 from dockyard.domain.agent.tracker import TrackedRun
 from dockyard.domain.errors import DockyardError
+from dockyard.domain.log_fields import about_run
 from dockyard.ports.backend import Backend
 from dockyard.ports.container_runtime import ContainerRuntime
 from dockyard.ports.output import FlowOutput
@@ -168,7 +169,12 @@ class OutputStreamer:
         try:
             return self._backend.last_log_time(run_id, CONTAINER_LOG_NAME)
         except DockyardError as exc:
-            log.warning("Could not tell how much output of run %s was shipped; resending it: %s", run_id, exc)
+            log.warning(
+                "Could not tell how much output of run %s was shipped; resending it: %s",
+                run_id,
+                exc,
+                extra=about_run(run_id),
+            )
             return None
 
     def _stream(self, tracked: TrackedRun, stream: _Stream, since: datetime | None) -> None:
@@ -204,7 +210,12 @@ class OutputStreamer:
             try:
                 since = self._backend.last_log_time(run_id, CONTAINER_LOG_NAME)
             except DockyardError as exc:
-                log.warning("Could not tell how much output of run %s was shipped: %s", run_id, exc)
+                log.warning(
+                    "Could not tell how much output of run %s was shipped: %s",
+                    run_id,
+                    exc,
+                    extra=about_run(run_id),
+                )
                 return
         output, splitter, found = self._run_output(run_id), LineSplitter(), 0
         try:
@@ -216,11 +227,23 @@ class OutputStreamer:
                 output.add(line, moment)
                 found += 1
         except DockyardError as exc:
-            log.warning("Could not read the rest of the output of flow run %s: %s", run_id, exc)
+            log.warning(
+                "Could not read the rest of the output of flow run %s: %s",
+                run_id,
+                exc,
+                extra=about_run(run_id),
+            )
         if found:
-            log.info("Shipping %d line(s) of flow run %s that no output stream had read", found, run_id)
+            log.info(
+                "Shipping %d line(s) of flow run %s that no output stream had read",
+                found,
+                run_id,
+                extra=about_run(run_id),
+            )
         if not output.flush(attempts=3):
-            log.warning("Could not ship the rest of the output of flow run %s", run_id)
+            log.warning(
+                "Could not ship the rest of the output of flow run %s", run_id, extra=about_run(run_id)
+            )
 
 
 def _lines_after(stamped: list[str], since: datetime | None) -> Iterator[tuple[datetime | None, str]]:

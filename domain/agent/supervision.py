@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dockyard.domain.agent.health import AgentHealth
 from dockyard.domain.agent.heartbeats import Heartbeats
-from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, INSTANCE, timeout_of
+from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, INSTANCE, timeout_of
 from dockyard.domain.agent.model import RunLog, RunStatus, StateUpdate
 from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.outcomes import (
@@ -38,10 +38,12 @@ from dockyard.domain.agent.runtime_state import ContainerState
 from dockyard.domain.agent.streaming import OutputStreamer
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker, running_container
 from dockyard.domain.errors import DockyardError, RuntimeUnavailable
+from dockyard.domain.log_fields import about_run
 from dockyard.domain.states import FINISHED_STATES, SCHEDULED_STATES, state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime
+from dockyard.ports.metrics import NO_AGENT_METRICS, AgentMetrics
 
 log = logging.getLogger("dockyard.agent")
 
@@ -65,8 +67,10 @@ class SupervisionSettings:
 class _Settlement:
     container_id: str
     run_id: str
+    run_name: str = ""
     update: StateUpdate | None = None  # None: the run's final state is recorded already
     log: RunLog | None = None
+    final_state: str | None = None  # the run's final state; None: rescheduled, not ended
 
 
 class Supervisor:
@@ -82,6 +86,7 @@ class Supervisor:
         streamer: OutputStreamer,
         outbox: Outbox,
         on_capacity_freed: Callable[[], None] = lambda: None,
+        metrics: AgentMetrics = NO_AGENT_METRICS,
     ) -> None:
         self._backend = backend
         self._runtime = runtime
@@ -92,6 +97,7 @@ class Supervisor:
         self._streamer = streamer  # output is shipped before outcomes are recorded
         self._outbox = outbox  # outcome logs go out before the outcomes
         self._on_capacity_freed = on_capacity_freed
+        self._metrics = metrics
         self._owner: Owner | None = None
         self._takeover = Takeover(settings.takeover_grace)
         self._kept: set[str] = set()  # settled containers kept for debugging (--keep-containers)
@@ -160,6 +166,17 @@ class Supervisor:
         if answered and full_check:
             for run_id in watched - set(by_run):
                 self._container_vanished(tracked[run_id], statuses.get(run_id))
+        self._count(self._tracker.snapshot(), by_run.values())
+
+    def _count(self, tracked: Iterable[TrackedRun], containers: Iterable[ContainerState]) -> None:
+        deploying = running = 0
+        for run in tracked:
+            if run.phase is Phase.DEPLOYING:
+                deploying += 1
+            else:
+                running += 1
+        self._metrics.runs_in_flight(deploying=deploying, running=running)
+        self._metrics.containers_running(sum(c.status == "running" for c in containers))
 
     def _by_owner(
         self, listed: dict[str, ContainerState], now: float
@@ -189,6 +206,7 @@ class Supervisor:
             run_id,
             waited,
             container.labels.get(INSTANCE, "unknown"),
+            extra=_about(container, run_id),
         )
         return True
 
@@ -231,12 +249,23 @@ class Supervisor:
             started_at -= max(0.0, (self._clock.now() - container.started_at).total_seconds())
         tracked = running_container(container, started_at=started_at)
         self._tracker.track(tracked)
-        log.info("Adopted running container %s of flow run %s", container.id[:12], run_id)
+        log.info(
+            "Adopted running container %s of flow run %s",
+            container.id[:12],
+            run_id,
+            extra=_about(container, run_id),
+        )
         self._streamer.follow(tracked, resume=True)
 
     def _stop(self, container: ContainerState, run_id: str, reason: StopReason) -> None:
         self._tracker.update(run_id, phase=Phase.STOPPING, stop_reason=reason)
-        log.info("Stopping container %s of flow run %s: %s", container.id[:12], run_id, reason.value)
+        log.info(
+            "Stopping container %s of flow run %s: %s",
+            container.id[:12],
+            run_id,
+            reason.value,
+            extra=_about(container, run_id),
+        )
         grace = self._settings.cancel_grace
 
         def stop() -> None:
@@ -255,10 +284,17 @@ class Supervisor:
         """What recording this container's outcome takes: its output first (so shipped
         logs come before the final state), then the state and the log to write."""
         self._streamer.finish(run_id, container)
+        name = container.labels.get(FLOW_RUN_NAME, "")
         if outcome is Outcome.REQUEUED:
-            log.info("Flow run %s was rescheduled; its container %s ends here", run_id, container.id[:12])
-        if outcome in (Outcome.ALREADY_FINAL, Outcome.REQUEUED):
-            return _Settlement(container.id, run_id)
+            log.info(
+                "Flow run %s was rescheduled; its container %s ends here",
+                run_id,
+                container.id[:12],
+                extra=_about(container, run_id),
+            )
+            return _Settlement(container.id, run_id, name)
+        if outcome is Outcome.ALREADY_FINAL:
+            return _Settlement(container.id, run_id, name, final_state=status.state)
         tracked = self._tracker.get(run_id)
         failed = outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
         tail = self._tail(container.id) if failed else ""  # only failures show their last lines
@@ -268,9 +304,8 @@ class Supervisor:
         entry = RunLog(
             run_id, message, "ERROR" if failed else "INFO", self._settings.agent_name, self._clock.now()
         )
-        return _Settlement(
-            container.id, run_id, StateUpdate(run_id, status.version, state_document(state, message)), entry
-        )
+        update = StateUpdate(run_id, status.version, state_document(state, message))
+        return _Settlement(container.id, run_id, name, update, entry, final_state=state)
 
     def _record(self, settlements: list[_Settlement]) -> None:
         """Write the outcomes in one request (one by one if that fails), then remove the
@@ -314,10 +349,22 @@ class Supervisor:
             log.warning("Could not end the task runs of flow run %s: %s", item.run_id, exc)
 
     def _finish_settlement(self, item: _Settlement) -> None:
+        fields = about_run(item.run_id, item.run_name)
         if item.update is not None:
             state = item.update.state
             log.info(
-                "Flow run %s ended %s: %s", item.run_id, state["type"], str(state["message"]).splitlines()[0]
+                "Flow run %s ended %s: %s",
+                item.run_id,
+                state["type"],
+                str(state["message"]).splitlines()[0],
+                extra=fields,
+            )
+        elif item.final_state is not None:
+            log.info(
+                "Flow run %s ended %s (recorded by its flow runner)",
+                item.run_id,
+                item.final_state,
+                extra=fields,
             )
         try:
             if self._settings.keep_containers:
@@ -327,6 +374,10 @@ class Supervisor:
         except DockyardError as exc:
             log.warning("Could not remove container %s (will retry): %s", item.container_id[:12], exc)
             return
+        # Counted once the container is gone (or kept aside): a container whose removal
+        # failed is settled again at the next pass.
+        if item.final_state is not None:
+            self._metrics.run_settled(item.final_state)
         self._outcome_logged.discard(item.container_id)
         self._tracker.release(item.run_id)
         self._on_capacity_freed()
@@ -334,7 +385,9 @@ class Supervisor:
     def _container_vanished(self, tracked: TrackedRun, status: RunStatus | None) -> None:
         if status is not None and status.state not in FINISHED_STATES | SCHEDULED_STATES:
             message = "The flow run's container disappeared before it finished (removed outside dockyard?)."
-            log.error("Flow run %s: %s", tracked.run_id, message)
+            log.error(
+                "Flow run %s: %s", tracked.run_id, message, extra=about_run(tracked.run_id, tracked.run_name)
+            )
             try:
                 self._backend.set_flow_run_state(
                     tracked.run_id, status.version, state_document("Failed", message)
@@ -342,6 +395,7 @@ class Supervisor:
             except DockyardError as exc:
                 log.warning("Could not mark flow run %s Failed: %s", tracked.run_id, exc)
                 return
+            self._metrics.run_settled("Failed")
         self._streamer.finish(tracked.run_id)
         self._tracker.release(tracked.run_id)
         self._on_capacity_freed()
@@ -352,3 +406,7 @@ class Supervisor:
         except DockyardError:
             return ""
         return raw.decode("utf-8", "replace").rstrip()
+
+
+def _about(container: ContainerState, run_id: str) -> dict[str, str]:
+    return about_run(run_id, container.labels.get(FLOW_RUN_NAME))

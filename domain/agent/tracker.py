@@ -34,6 +34,7 @@ class TrackedRun:
     run_name: str = ""
     phase: Phase = Phase.DEPLOYING
     container_id: str | None = None
+    claimed_at: float | None = None  # monotonic seconds when the poller took it in hand
     started_at: float | None = None  # monotonic seconds when the container started (or was adopted)
     timeout: float | None = None
     ship_logs: bool = False
@@ -61,12 +62,13 @@ class Tracker:
         self._runs: dict[str, TrackedRun] = {}
         self._lock = threading.Lock()
 
-    def claim(self, run_id: str, run_name: str = "") -> bool:
-        """Take a run in hand; False if it is already in flight here."""
+    def claim(self, run_id: str, run_name: str = "", *, at: float | None = None) -> bool:
+        """Take a run in hand (``at``: now, in monotonic seconds); False if it is already in
+        flight here."""
         with self._lock:
             if run_id in self._runs:
                 return False
-            self._runs[run_id] = TrackedRun(run_id=run_id, run_name=run_name)
+            self._runs[run_id] = TrackedRun(run_id=run_id, run_name=run_name, claimed_at=at)
             return True
 
     def track(self, run: TrackedRun) -> None:

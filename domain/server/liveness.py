@@ -55,11 +55,23 @@ class ZombiePass:
     task_runs_retried: int = 0
     flow_runs_failed: int = 0
 
+    def actions(self) -> dict[str, int]:
+        """What the pass did, by kind (the services' metrics)."""
+        return {
+            "task_runs_failed": self.task_runs_failed,
+            "task_runs_retried": self.task_runs_retried,
+            "flow_runs_failed": self.flow_runs_failed,
+        }
+
 
 @dataclass(frozen=True)
 class LazarusPass:
     rescheduled: int = 0
     failed: int = 0
+
+    def actions(self) -> dict[str, int]:
+        """What the pass did, by kind (the services' metrics)."""
+        return {"rescheduled": self.rescheduled, "failed": self.failed}
 
 
 class _Settings:

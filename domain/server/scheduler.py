@@ -85,6 +85,10 @@ class SchedulerPass:
     removed: int = 0  # runs of stopped schedules deleted
     unsupported: int = 0  # flows whose schedule could not be evaluated
 
+    def actions(self) -> dict[str, int]:
+        """What the pass did, by kind (the services' metrics)."""
+        return {"created": self.created, "removed": self.removed}
+
 
 @dataclass
 class _Plan:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from dockyard.domain.server.liveness import DEFAULT_RESURRECTIONS, DEFAULT_THRESHOLD, Lazarus, ZombieKiller
 from dockyard.domain.server.service import ServerService
+from dockyard.ports.metrics import NO_SERVICES_METRICS, ServicesMetrics
 
 log = logging.getLogger("dockyard.server.services")
 
@@ -38,11 +41,25 @@ class ServicesSettings:
     lazarus_attempts: int = DEFAULT_RESURRECTIONS
 
 
+@runtime_checkable
+class PassReport(Protocol):
+    """What a service's pass returns: its own summary, and what it did by kind."""
+
+    def actions(self) -> Mapping[str, int]: ...
+
+
 class ServiceLoop:
-    def __init__(self, name: str, run_once: Callable[[], object], interval: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        run_once: Callable[[], object],
+        interval: float,
+        metrics: ServicesMetrics = NO_SERVICES_METRICS,
+    ) -> None:
         self.name = name
         self.interval = interval
         self._run_once = run_once
+        self._metrics = metrics
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,8 +74,17 @@ class ServiceLoop:
         self._wake.set()
 
     def run_pass(self) -> object:
-        """One pass now, on the calling thread; returns what it did."""
-        return self._run_once()
+        """One pass now, on the calling thread; returns what it did. Timed and counted
+        (its metrics), failed or not."""
+        began = time.perf_counter()
+        try:
+            result = self._run_once()
+        except Exception:
+            self._metrics.service_pass(self.name, seconds=time.perf_counter() - began, ok=False, actions={})
+            raise
+        actions = result.actions() if isinstance(result, PassReport) else {}
+        self._metrics.service_pass(self.name, seconds=time.perf_counter() - began, ok=True, actions=actions)
+        return result
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop after the pass under way; False if it did not end within ``timeout``."""
@@ -72,7 +98,7 @@ class ServiceLoop:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._run_once()
+                self.run_pass()
             except Exception:
                 log.exception("The %s pass failed; trying again in %gs", self.name, self.interval)
             self.passes += 1
@@ -83,19 +109,26 @@ class ServiceLoop:
 class BackgroundServices:
     """The loops a server runs, built from its settings."""
 
-    def __init__(self, service: ServerService, settings: ServicesSettings) -> None:
+    def __init__(
+        self,
+        service: ServerService,
+        settings: ServicesSettings,
+        metrics: ServicesMetrics = NO_SERVICES_METRICS,
+    ) -> None:
         self.settings = settings
         self.loops: list[ServiceLoop] = []
         if settings.scheduler:
             self.loops.append(
-                ServiceLoop("scheduler", service.scheduler.run_once, settings.scheduler_interval)
+                ServiceLoop("scheduler", service.scheduler.run_once, settings.scheduler_interval, metrics)
             )
         if settings.zombie_killer:
             killer = ZombieKiller(
                 service.deps, service.flow_runs, service.task_runs, threshold=settings.zombie_threshold
             )
             self.loops.append(
-                ServiceLoop("zombie killer", killer.run_once, check_interval(settings.zombie_threshold))
+                ServiceLoop(
+                    "zombie killer", killer.run_once, check_interval(settings.zombie_threshold), metrics
+                )
             )
         if settings.lazarus:
             lazarus = Lazarus(
@@ -105,7 +138,7 @@ class BackgroundServices:
                 attempts=settings.lazarus_attempts,
             )
             self.loops.append(
-                ServiceLoop("lazarus", lazarus.run_once, check_interval(settings.lazarus_threshold))
+                ServiceLoop("lazarus", lazarus.run_once, check_interval(settings.lazarus_threshold), metrics)
             )
 
     def start(self) -> None:

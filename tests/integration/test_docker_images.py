@@ -18,6 +18,7 @@ import requests
 
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
 from dockyard.domain.agent.config import RegistryCredentials
+from dockyard.domain.agent.runtime_state import PullProgress
 from dockyard.domain.errors import PullFailed
 from support.containers import Case
 from support.registry import Registry, build_unique_image, closed_port, push, running_registry
@@ -61,6 +62,33 @@ def test_a_pushed_image_is_pulled_back(
     assert reference in image.repo_tags
     assert any(digest.startswith(f"{repository}@sha256:") for digest in image.repo_digests)
     assert runtime.inspect_image(reference) == image
+
+
+def test_a_pull_reports_its_layers_and_bytes_as_it_goes(
+    runtime: DockerContainerRuntime,
+    registry: Registry,
+    docker_client: docker.DockerClient,
+    test_image: Callable[[str], str],
+    untag: Callable[[str], str],
+) -> None:
+    busybox = test_image("busybox")
+    unique = build_unique_image(docker_client, busybox)  # one layer no other image has
+    repository = f"{registry.host}/dockyard-test/progress"
+    try:
+        push(docker_client, unique, repository, "v1")
+    finally:
+        docker_client.images.remove(unique)
+    reference = untag(f"{repository}:v1")
+    reports: list[PullProgress] = []
+
+    runtime.pull_image(reference, progress=reports.append)
+
+    base = len(docker_client.images.get(busybox).attrs["RootFS"]["Layers"])
+    last = reports[-1]
+    assert (last.layers, last.layers_done, last.layers_present) == (base + 1, base + 1, base)
+    assert 0 < last.downloaded_bytes == last.total_bytes
+    assert len(reports) >= 3  # as it went, not only at the end
+    assert [r.layers_done for r in reports] == sorted(r.layers_done for r in reports)
 
 
 def test_a_missing_tag_fails_with_the_registry_words(

@@ -13,6 +13,7 @@ from typing import Any
 from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
 from support.clock import AGENT_START, FakeClock
+from support.fake_metrics import FakeAgentMetrics
 from support.fakes import FakeBackend, FakeLeases, FakeOutput, FakeRuntime
 
 DEFAULT_IMAGE = "dockyard-test/busybox:1"
@@ -40,6 +41,7 @@ class Harness:
         self.clock = clock or FakeClock(AGENT_START, real_time=True)
         self.leases = leases or FakeLeases()
         self.output = FakeOutput()
+        self.metrics = FakeAgentMetrics()
         self.agent: Agent | None = None
         self.workers = 8
         self._thread: threading.Thread | None = None
@@ -58,6 +60,7 @@ class Harness:
             output=self.output,
             tick_interval=0.02,
             workers=self.workers,
+            metrics=self.metrics,
         )
 
     @contextmanager

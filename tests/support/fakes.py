@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, StateUpdate, TaskRunInfo
-from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo
+from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo, PullProgress
 from dockyard.domain.errors import (
     AgentNameInUse,
     BackendUnavailable,
@@ -230,6 +230,8 @@ class FakeRuntime:
         self.containers: dict[str, FakeContainer] = {}
         self.images = set(images)
         self.pulled: list[str] = []
+        self.pull_steps: list[PullProgress] = []  # what a pull reports as it goes
+        self.pull_error: Exception | None = None  # what a pull raises after its steps
         self.volumes: set[str] = set()
         self.removed: list[str] = []
         self.created: list[str] = []  # every container ever created, by id
@@ -267,8 +269,18 @@ class FakeRuntime:
         self._check()
         return self.daemon
 
-    def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
+    def pull_image(
+        self,
+        reference: str,
+        credentials: RegistryCredentials | None = None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> ImageInfo:
         self._check()
+        for step in self.pull_steps:
+            if progress is not None:
+                progress(step)
+        if self.pull_error is not None:
+            raise self.pull_error
         self.pulled.append(reference)
         self.images.add(reference)
         return ImageInfo(id="sha256:" + reference)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.views.activity import ActivityViews
 from dockyard.domain.server.views.agents import AgentViews
+from dockyard.domain.server.views.counts import RunCounts
 from dockyard.domain.server.views.flows import FlowViews
 from dockyard.domain.server.views.runs import RunViews
 
@@ -15,3 +16,4 @@ class Views:
         self.flows = FlowViews(deps)
         self.agents = AgentViews(deps)
         self.activity = ActivityViews(deps)
+        self.counts = RunCounts(deps)  # the server's metrics

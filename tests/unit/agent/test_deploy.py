@@ -4,6 +4,7 @@ presence, the login a pull carries, and what the tracked run takes from the plan
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from dockyard.domain.agent.config import AgentConfig, PullPolicy, RegistryCreden
 from dockyard.domain.agent.deploy import Deployer
 from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.ownership import AgentIdentity, Owner
-from dockyard.domain.agent.runtime_state import ImageInfo
+from dockyard.domain.agent.runtime_state import ImageInfo, PullProgress
 from dockyard.domain.agent.tracker import TrackedRun, Tracker
 from dockyard.domain.errors import BackendUnavailable
 from support.clock import AGENT_START, FakeClock
@@ -27,9 +28,14 @@ class RecordingRuntime(FakeRuntime):
         super().__init__(images=images or [])
         self.logins: list[tuple[str, RegistryCredentials | None]] = []
 
-    def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
+    def pull_image(
+        self,
+        reference: str,
+        credentials: RegistryCredentials | None = None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> ImageInfo:
         self.logins.append((reference, credentials))
-        return super().pull_image(reference, credentials)
+        return super().pull_image(reference, credentials, progress)
 
 
 class Rig:

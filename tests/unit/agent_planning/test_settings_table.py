@@ -42,6 +42,7 @@ SAMPLES: dict[str, str] = {
     "send_flow_run_logs": "false",
     "no_cloud_logs": "true",
     "log_level": "DEBUG",
+    "log_format": "json",
     "logging_level": "WARNING",
     "base_url": "tcp://127.0.0.1:2376",
     "tls_ca": "/certs/ca.pem",
