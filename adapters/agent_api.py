@@ -2,7 +2,8 @@
 
 ``GET /api/health`` answers 200 only when the agent is healthy (the daemon answers and a
 poll succeeded recently), else 503 with the reasons; ``GET /api/poke`` wakes the poll loop.
-Served from a background thread; bound to loopback unless the address names a host.
+Served from a background thread, on the host and port ``--agent-address`` names (loopback
+unless it names a host: ``setting_values.parse_agent_address``).
 """
 
 from __future__ import annotations
@@ -13,31 +14,16 @@ import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 from dockyard.domain.agent.health import HealthReport
-from dockyard.domain.errors import ConfigurationError
 
 log = logging.getLogger("dockyard.agent.api")
 
 
-def parse_agent_address(address: str) -> tuple[str, int]:
-    """``http://127.0.0.1:8080``, ``127.0.0.1:8080`` and ``:8080`` all work; no host means
-    loopback (never every interface by accident)."""
-    text = address.strip()
-    parsed = urlsplit(text if "://" in text else f"http://{text}")
-    try:
-        port = parsed.port
-    except ValueError as exc:
-        raise ConfigurationError(f"agent address {address!r} has an invalid port") from exc
-    if port is None:
-        raise ConfigurationError(f"agent address {address!r} needs a port, e.g. http://127.0.0.1:8080")
-    return parsed.hostname or "127.0.0.1", port
-
-
 class AgentApiServer:
-    def __init__(self, address: str, *, health: Callable[[], HealthReport], poke: Callable[[], None]) -> None:
-        host, port = parse_agent_address(address)
+    def __init__(
+        self, host: str, port: int, *, health: Callable[[], HealthReport], poke: Callable[[], None]
+    ) -> None:
         handler = _handler(health, poke)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True

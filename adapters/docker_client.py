@@ -98,12 +98,11 @@ def build_docker_client(
         adapter = _DaemonAdapter(_pinned_verify(tls), pool_connections=4, pool_maxsize=max_pool_size)
         client.api.mount("http://", adapter)
         client.api.mount("https://", adapter)
-    else:
-        api: Any = client.api  # the adapter docker-py made is private to it
-        if isinstance(api._custom_adapter, UnixHTTPAdapter):
-            shared = _SocketAdapter(api._custom_adapter.socket_path, timeout, max_pool_size)
-            api._custom_adapter = shared
-            api.mount("http+docker://", shared)
+    elif scheme == "unix":
+        # Replaces the adapter docker-py mounted for the socket (requests picks the adapter
+        # by the longest mounted prefix, and this is the same one).
+        shared = _SocketAdapter(str(docker.utils.parse_host(url, False)), timeout, max_pool_size)
+        client.api.mount("http+docker://", shared)
     # Proxy settings never apply to a daemon connection; reading them costs every request.
     client.api.trust_env = False
     return client
@@ -114,9 +113,9 @@ class _SocketAdapter(UnixHTTPAdapter):
     every container's own paths (``/containers/<id>/start``...) opened a fresh connection;
     an agent that talks about a new container every few milliseconds wants them reused."""
 
-    def __init__(self, socket_path: str, timeout: float, max_pool_size: int) -> None:
+    def __init__(self, socket_url: str, timeout: float, max_pool_size: int) -> None:
         # docker-py passes the timeout on to requests, which takes float seconds.
-        super().__init__(socket_path, timeout, pool_connections=1, max_pool_size=max_pool_size)  # type: ignore[arg-type]
+        super().__init__(socket_url, timeout, pool_connections=1, max_pool_size=max_pool_size)  # type: ignore[arg-type]
 
     def get_connection(self, url: str | bytes, proxies: Any = None) -> Any:
         return super().get_connection("http+docker://localhost", proxies)
@@ -151,8 +150,11 @@ def negotiate_api_version(client: docker.DockerClient) -> dict[str, Any]:
     daemon's version document. Raises what docker-py raises (the caller translates)."""
     answer: dict[str, Any] = client.api.version(api_version=False)
     daemon_version = str(answer.get("ApiVersion", FALLBACK_API_VERSION))
-    # docker-py reads `_version` for every request; a str assignment is atomic.
     agreed = min(daemon_version, NEWEST_KNOWN_API_VERSION, key=_version_key)
+    # docker-py has no public way to change a built client's version (its own negotiation,
+    # version="auto", asks the daemon while the client is built, which an agent started
+    # while the daemon is away cannot). It reads `_version` for every request; a str
+    # assignment is atomic.
     client.api._version = agreed  # type: ignore[attr-defined]
     return answer
 
@@ -178,31 +180,37 @@ def _scheme_of(url: str) -> str:
 
 
 def _settings_from_environment(environ: Mapping[str, str]) -> tuple[str | None, TlsSettings | None]:
-    host = environ.get("DOCKER_HOST") or None
-    cert_path = environ.get("DOCKER_CERT_PATH") or None
-    # As the Docker CLI: any non-empty DOCKER_TLS_VERIFY turns verification on, and a
-    # certificate directory alone turns TLS on without verification.
-    verify = bool(environ.get("DOCKER_TLS_VERIFY"))
-    if not (verify or cert_path):
-        return host, None
-    directory = Path(cert_path) if cert_path else Path.home() / ".docker"
-    ca = directory / "ca.pem"
-    return host, TlsSettings(
-        ca_cert=str(ca) if verify or ca.is_file() else None,
-        client_cert=str(directory / "cert.pem"),
-        client_key=str(directory / "key.pem"),
-        verify=verify,
+    """``DOCKER_HOST``, ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH`` as the Docker CLI reads
+    them (docker-py's ``kwargs_from_env``): any non-empty ``DOCKER_TLS_VERIFY`` turns
+    verification on, and a certificate directory alone turns TLS on without it."""
+    if not environ:  # kwargs_from_env would read the process's environment instead
+        return None, None
+    try:
+        found = docker.utils.kwargs_from_env(environment=dict(environ))
+    except docker.errors.TLSParameterError as exc:
+        directory = environ.get("DOCKER_CERT_PATH") or str(Path.home() / ".docker")
+        raise ConfigurationError(
+            f"The Docker TLS files in {directory} are not usable ({exc}): DOCKER_CERT_PATH must hold "
+            "ca.pem, cert.pem and key.pem"
+        ) from exc
+    tls: docker.tls.TLSConfig | None = found.get("tls")
+    if tls is None:
+        return found.get("base_url"), None
+    client_cert, client_key = tls.cert or (None, None)
+    return found.get("base_url"), TlsSettings(
+        ca_cert=tls.ca_cert, client_cert=client_cert, client_key=client_key, verify=bool(tls.verify)
     )
 
 
 def _tls_config(tls: TlsSettings) -> docker.tls.TLSConfig:
     if (tls.client_cert is None) != (tls.client_key is None):
         raise ConfigurationError("A TLS client certificate needs its key, and a key needs its certificate")
-    for role, path in (("CA", tls.ca_cert), ("client certificate", tls.client_cert), ("key", tls.client_key)):
+    ca_cert = tls.ca_cert if tls.verifies else None  # a CA only matters when verifying
+    for role, path in (("CA", ca_cert), ("client certificate", tls.client_cert), ("key", tls.client_key)):
         if path is not None and not Path(path).is_file():
             raise ConfigurationError(f"TLS {role} file not found: {path}")
     client_cert = (tls.client_cert, tls.client_key) if tls.client_cert and tls.client_key else None
     try:
-        return docker.tls.TLSConfig(client_cert=client_cert, ca_cert=tls.ca_cert, verify=tls.verifies)
+        return docker.tls.TLSConfig(client_cert=client_cert, ca_cert=ca_cert, verify=tls.verifies)
     except docker.errors.TLSParameterError as exc:
         raise ConfigurationError(f"Unusable TLS settings for the Docker daemon: {exc}") from exc

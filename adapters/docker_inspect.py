@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from dockyard.ports.container_runtime import ContainerState, ImageInfo
+from dockyard.domain.agent.runtime_state import ContainerState, ImageInfo
 
 # RFC 3339 with up to nanoseconds, as Go formats time.Time: 2024-05-01T10:00:00.123456789Z
 _RFC3339 = re.compile(

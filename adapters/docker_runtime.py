@@ -42,8 +42,8 @@ from dockyard.adapters.docker_inspect import (
     label_filters,
 )
 from dockyard.domain.agent.config import RegistryCredentials
+from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo
 from dockyard.domain.errors import ContainerNameConflict, ImageNotFound, PullFailed, RuntimeRequestFailed
-from dockyard.ports.container_runtime import ContainerState, DaemonInfo, ImageInfo
 
 log = logging.getLogger(__name__)
 

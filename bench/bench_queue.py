@@ -28,6 +28,7 @@ from typing import Any
 import requests
 
 from dockyard.adapters.sqlite import SqliteRunStore
+from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.server.context import Caller, Dependencies
 from dockyard.domain.server.service import ServerService
 from dockyard.domain.server.timestamps import canonical
@@ -59,18 +60,10 @@ QUEUE = (
 )
 
 
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 def seed(db: Path, runs: int) -> tuple[str, str]:
     """Store ``runs`` flow runs; return the tenant id and a registered agent's id."""
     store = SqliteRunStore(db, durable=False)
-    service = ServerService(Dependencies(store=store, clock=_Clock()))
+    service = ServerService(Dependencies(store=store, clock=SystemClock()))
     tenant = service.tenancy.ensure_default_tenant()
     project = service.tenancy.create_project(tenant, "bench", None)
     flow = service.flows.create_flow(

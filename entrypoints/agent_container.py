@@ -14,6 +14,7 @@ import docker
 import requests
 from dependency_injector import containers, providers
 
+from dockyard.adapters.agent_api import AgentApiServer
 from dockyard.adapters.docker_client import TlsSettings, build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
 from dockyard.adapters.file_leases import FileLeases
@@ -22,25 +23,23 @@ from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
 from dockyard.adapters.stdout_output import StdoutFlowOutput
 from dockyard.adapters.system_clock import SystemClock
-from dockyard.domain.agent.agent import Agent, AgentIdentity
+from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
-from dockyard.domain.agent.deploy import DeploySteps
 from dockyard.domain.agent.redaction import RedactingBackend, RedactingOutput, Redactor
-from dockyard.domain.agent.steps import default_steps
 from dockyard.domain.errors import ConfigurationError
-from dockyard.ports.container_runtime import ContainerRuntime
+from dockyard.entrypoints.setting_values import parse_agent_address
 
 
 def _tls_settings(config: AgentConfig) -> TlsSettings | None:
     """The agent's --tls-* options, or None when none is given (then, without --base-url,
     DOCKER_TLS_VERIFY and DOCKER_CERT_PATH decide, as for the Docker CLI)."""
-    given = (config.tls_ca_cert, config.tls_client_cert, config.tls_client_key, config.tls_verify)
+    given = (config.tls_ca, config.tls_cert, config.tls_key, config.tls_verify)
     if all(value is None for value in given):
         return None
     return TlsSettings(
-        ca_cert=config.tls_ca_cert,
-        client_cert=config.tls_client_cert,
-        client_key=config.tls_client_key,
+        ca_cert=config.tls_ca,
+        client_cert=config.tls_cert,
+        client_key=config.tls_key,
         verify=config.tls_verify,
     )
 
@@ -57,7 +56,7 @@ def _http_session(config: AgentConfig) -> Iterator[requests.Session]:
     session = requests.Session()
     # The environment's proxy and CA settings, read once: with trust_env on, requests
     # reads them again on every request, and the agent makes many.
-    session.proxies.update(requests.utils.get_environ_proxies(config.api_url))
+    session.proxies.update(requests.utils.get_environ_proxies(config.api))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
         session.verify = bundle
@@ -75,12 +74,21 @@ def _leases(config: AgentConfig) -> FileLeases:
 
 
 def _redactor(config: AgentConfig) -> Redactor:
-    return Redactor([config.api_key])
+    return Redactor([config.key])
 
 
-def _steps_factory(config: AgentConfig, runtime: ContainerRuntime) -> Callable[[AgentIdentity], DeploySteps]:
-    real_path = real_host_path if daemon_shares_this_file_system(config.base_url) else None
-    return lambda identity: default_steps(config, runtime, identity, real_path=real_path)
+def _api_server(config: AgentConfig, agent: Agent) -> AgentApiServer | None:
+    """``/api/health`` and ``/api/poke`` at ``--agent-address``; None without one."""
+    if not config.agent_address:
+        return None
+    host, port = parse_agent_address(config.agent_address)
+    return AgentApiServer(host, port, health=agent.health_report, poke=agent.poke)
+
+
+def _real_path(config: AgentConfig) -> Callable[[str], str] | None:
+    """Bind sources are checked with their symbolic links followed where the daemon shares
+    this machine's file system (a local daemon)."""
+    return real_host_path if daemon_shares_this_file_system(config.base_url) else None
 
 
 class AgentContainer(containers.DeclarativeContainer):
@@ -97,8 +105,8 @@ class AgentContainer(containers.DeclarativeContainer):
     transport = providers.Singleton(
         GraphQLTransport,
         session=http_session,
-        url=config.provided.api_url,
-        api_key=config.provided.api_key,
+        url=config.provided.api,
+        api_key=config.provided.key,
     )
     graphql_backend = providers.Singleton(
         GraphQLBackend, transport=transport, tenant_id=config.provided.tenant_id
@@ -111,7 +119,7 @@ class AgentContainer(containers.DeclarativeContainer):
     )
 
     # Use cases
-    steps_factory = providers.Factory(_steps_factory, config=config, runtime=runtime)
+    real_path = providers.Callable(_real_path, config=config)
     agent = providers.Singleton(
         Agent,
         config=config,
@@ -119,6 +127,9 @@ class AgentContainer(containers.DeclarativeContainer):
         runtime=runtime,
         clock=clock,
         leases=leases,
-        steps_factory=steps_factory,
+        real_path=real_path,
         output=output,
     )
+
+    # Driving adapters
+    api_server = providers.Singleton(_api_server, config=config, agent=agent)

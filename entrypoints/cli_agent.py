@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 import click
+from dependency_injector import providers
 
-from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
 from dockyard.domain.agent.model import FlowInfo, FlowRun
 from dockyard.domain.agent.plan import plan_container, redacted
-from dockyard.domain.errors import DockyardError
-from dockyard.entrypoints.agent_options import agent_options, agent_overrides, config_file_option
+from dockyard.entrypoints.agent_settings import agent_options, config_file_option, given_options
 from dockyard.entrypoints.cli_json import json_object
+from dockyard.entrypoints.containers import Container
 from dockyard.entrypoints.settings import resolve_agent_config
 
 PREVIEW_RUN_ID = "00000000-0000-0000-0000-000000000000"
@@ -70,21 +70,17 @@ def plan(ctx: click.Context, /, **params: Any) -> None:
         run_config=_run_config(params["run_config_json"], params["image"]),
     )
     host_os = params["host_os"]
-    try:
-        config = resolve_agent_config(
-            agent_overrides(ctx), config_file=config_file_option(ctx), host_os=host_os
-        )
-        # Like the agent: where the daemon shares this file system, binds are checked with
-        # their symbolic links followed, so the plan refuses what the agent would.
-        local = host_os == "linux" and daemon_shares_this_file_system(config.base_url)
-        container = plan_container(
-            run,
-            config,
-            agent_id="preview",
-            daemon_id="preview",
-            host_os=host_os,
-            real_path=real_host_path if local else None,
-        )
-    except DockyardError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(json.dumps(redacted(container), indent=2))
+    config = resolve_agent_config(given_options(ctx), config_file=config_file_option(ctx), host_os=host_os)
+    root: Container = ctx.obj
+    root.agent.config.override(providers.Object(config))
+    # Like the agent: where the daemon shares this file system, binds are checked with
+    # their symbolic links followed, so the plan refuses what the agent would.
+    planned = plan_container(
+        run,
+        config,
+        agent_id="preview",
+        daemon_id="preview",
+        host_os=host_os,
+        real_path=root.agent.real_path() if host_os == "linux" else None,
+    )
+    click.echo(json.dumps(redacted(planned), indent=2))

@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from dockyard.domain.errors import DockyardError
-from dockyard.entrypoints.agent_options import agent_options, agent_overrides, config_file_option
+from dockyard.entrypoints.agent_settings import agent_options, config_file_option, given_options
 from dockyard.entrypoints.settings import resolve_agent_config
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s - %(name)s | %(message)s"
@@ -41,15 +40,10 @@ def start(ctx: click.Context, /, **params: Any) -> None:
     """
     from dockyard.entrypoints.library import DockerAgent
 
-    try:
-        config = resolve_agent_config(agent_overrides(ctx), config_file=config_file_option(ctx))
-    except DockyardError as exc:
-        raise click.ClickException(str(exc)) from exc
+    config = resolve_agent_config(given_options(ctx), config_file=config_file_option(ctx))
     configure_logging(config.log_level)
     try:
-        DockerAgent.from_config(config).start()
-    except DockyardError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except KeyboardInterrupt:
+        DockerAgent.from_config(config, container=ctx.obj).start()
+    except KeyboardInterrupt:  # a second signal while winding down
         click.echo("Forced exit.", err=True)
         sys.exit(130)

@@ -13,15 +13,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
-import requests
 
-from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.run_client import RunClient
-from dockyard.domain.errors import BackendUnavailable, DockyardError
+from dockyard.domain.agent.config import DEFAULT_API
 from dockyard.domain.states import CORE_VERSION, FINISHED_STATES
 from dockyard.entrypoints.cli_json import json_object
+from dockyard.entrypoints.containers import Container
+from dockyard.entrypoints.key_values import parse_key_values
 
-DEFAULT_API = "http://127.0.0.1:4200"
 PROJECT = "dockyard"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,13 +63,10 @@ def parse_command(command: str) -> str | list[str]:
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
-    env = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
-        env[key] = value
-    return env
+    try:
+        return parse_key_values(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--env") from None
 
 
 def api_options(command: F) -> F:
@@ -89,17 +85,10 @@ def api_options(command: F) -> F:
     )(command)
 
 
-def _client(api_url: str, api_key: str | None) -> RunClient:
-    transport = GraphQLTransport(requests.Session(), api_url, api_key=api_key, timeout=15.0, attempts=3)
-    return RunClient(transport)
-
-
-def _fail(exc: DockyardError, api_url: str) -> click.ClickException:
-    if isinstance(exc, BackendUnavailable):
-        return click.ClickException(
-            f"cannot reach the dockyard API at {api_url} (is `dockyard server start` running?)"
-        )
-    return click.ClickException(str(exc))
+def _client(container: Container, api_url: str, api_key: str | None) -> RunClient:
+    container.config.client.from_dict({"api_url": api_url, "api_key": api_key})
+    client: RunClient = container.client.client()
+    return client
 
 
 @click.group("run")
@@ -135,7 +124,9 @@ def run() -> None:
 )
 @click.option("--run-config", "extra", help="JSON object of extra DockerRun keys (e.g. host_config, ports).")
 @api_options
+@click.pass_obj
 def create(
+    container: Container,
     *,
     image: str,
     command: str | None,
@@ -160,12 +151,9 @@ def create(
     config = docker_run_config(
         image=image, command=command, env=env, labels=labels, timeout=timeout, extra=extra
     )
-    client = _client(api_url, api_key)
-    try:
-        flow_id = client.ensure_flow(client.ensure_project(PROJECT), flow_name)
-        run_id = client.create_flow_run(flow_id, run_config=config, labels=labels, name=name)
-    except DockyardError as exc:
-        raise _fail(exc, api_url) from exc
+    client = _client(container, api_url, api_key)
+    flow_id = client.ensure_flow(client.ensure_project(PROJECT), flow_name)
+    run_id = client.create_flow_run(flow_id, run_config=config, labels=labels, name=name)
     click.echo(json.dumps({"id": run_id}) if as_json else run_id)
 
 
@@ -173,12 +161,12 @@ def create(
 @click.option("--state", help="Only runs in this state (e.g. Scheduled, Running, Failed).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Newest N runs.")
 @api_options
-def list_runs(*, state: str | None, limit: int, api_url: str, api_key: str | None, as_json: bool) -> None:
+@click.pass_obj
+def list_runs(
+    container: Container, *, state: str | None, limit: int, api_url: str, api_key: str | None, as_json: bool
+) -> None:
     """List flow runs, newest first."""
-    try:
-        runs = _client(api_url, api_key).list_runs(state=state, limit=limit)
-    except DockyardError as exc:
-        raise _fail(exc, api_url) from exc
+    runs = _client(container, api_url, api_key).list_runs(state=state, limit=limit)
     if as_json:
         click.echo(json.dumps(runs, indent=2))
         return
@@ -198,12 +186,10 @@ def list_runs(*, state: str | None, limit: int, api_url: str, api_key: str | Non
 @run.command("show")
 @click.argument("run_id")
 @api_options
-def show(*, run_id: str, api_url: str, api_key: str | None, as_json: bool) -> None:
+@click.pass_obj
+def show(container: Container, *, run_id: str, api_url: str, api_key: str | None, as_json: bool) -> None:
     """Show one flow run: state, labels, run config and state history."""
-    try:
-        found = _client(api_url, api_key).show_run(run_id)
-    except DockyardError as exc:
-        raise _fail(exc, api_url) from exc
+    found = _client(container, api_url, api_key).show_run(run_id)
     if found is None:
         raise click.ClickException(f"no flow run with id {run_id}")
     if as_json:
@@ -235,16 +221,21 @@ def show(*, run_id: str, api_url: str, api_key: str | None, as_json: bool) -> No
     "--interval", default=1.0, show_default=True, type=click.FloatRange(0.1), help="Seconds between polls."
 )
 @api_options
+@click.pass_obj
 def logs(
-    *, run_id: str, follow: bool, interval: float, api_url: str, api_key: str | None, as_json: bool
+    container: Container,
+    *,
+    run_id: str,
+    follow: bool,
+    interval: float,
+    api_url: str,
+    api_key: str | None,
+    as_json: bool,
 ) -> None:
     """Print a flow run's logs (--json: one JSON object per line)."""
-    client, since, seen = _client(api_url, api_key), None, set()
+    client, since, seen = _client(container, api_url, api_key), None, set()
     while True:
-        try:
-            found = client.logs_since(run_id, since)
-        except DockyardError as exc:
-            raise _fail(exc, api_url) from exc
+        found = client.logs_since(run_id, since)
         if found is None:
             raise click.ClickException(f"no flow run with id {run_id}")
         state, entries = found
@@ -262,13 +253,11 @@ def logs(
 @run.command("cancel")
 @click.argument("run_id")
 @api_options
-def cancel(*, run_id: str, api_url: str, api_key: str | None, as_json: bool) -> None:
+@click.pass_obj
+def cancel(container: Container, *, run_id: str, api_url: str, api_key: str | None, as_json: bool) -> None:
     """Cancel a flow run. A running one goes to Cancelling (its agent stops it); one not
     started yet is Cancelled at once; a finished one is left as it is."""
-    try:
-        state = _client(api_url, api_key).cancel_run(run_id)
-    except DockyardError as exc:
-        raise _fail(exc, api_url) from exc
+    state = _client(container, api_url, api_key).cancel_run(run_id)
     click.echo(json.dumps({"id": run_id, "state": state}) if as_json else f"{run_id} {state}")
 
 

@@ -189,7 +189,10 @@ def server() -> None:
 )
 @_limit_options
 @services_options
+@click.pass_obj
 def start(
+    root: Container,
+    /,
     *,
     hosts: tuple[str, ...],
     port: int,
@@ -233,7 +236,6 @@ def start(
         "max_listeners": max(1, threads // 2),
         "limits": dataclasses.replace(QueryLimits(), **limits),
     }
-    root = Container()
     root.config.from_dict({"server": settings})
     container = root.server  # only the server's resources are started
     container.services_settings.override(services_settings(services))
@@ -242,9 +244,9 @@ def start(
         container.service().tenancy.ensure_default_tenant()
         addresses = listen_hosts(hosts, docker_bridge=docker_bridge)
         api = ApiServer(container.app(), addresses, port, threads=threads, max_body=max_body_size)
-    except DockyardError as exc:
+    except DockyardError:  # the CLI says what went wrong
         container.shutdown_resources()
-        raise click.ClickException(str(exc)) from exc
+        raise
     deadlines, queue_signal = container.deadlines(), container.queue_signal()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

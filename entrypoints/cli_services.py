@@ -121,21 +121,21 @@ def services_settings(options: dict[str, Any]) -> ServicesSettings:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
 @services_options
-def services(*, db_path: Path | None, once: bool, log_level: str, **options: Any) -> None:
+@click.pass_obj
+def services(root: Container, /, *, db_path: Path | None, once: bool, log_level: str, **options: Any) -> None:
     """Run the background services on a server's database without serving the API.
 
     `dockyard server start` runs them itself; this runs them alone (for instance beside API
     servers started with --no-scheduler --no-zombie-killer --no-lazarus), or once with
     --once. Several processes may run them on one database: a run is never created twice.
     """
-    from dockyard.entrypoints.cli_server import default_db_path
+    from dockyard.entrypoints.cli_server import database_path
 
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = services_settings(options)
-    path = (db_path or default_db_path()).expanduser().resolve()
-    root = Container()
+    path = database_path(db_path)
     # No API here: the settings for serving requests only need to be valid.
     root.config.from_dict(
         {"server": {"db_path": str(path), "api_key": None, "max_body_size": 1, "max_listeners": 1}}
@@ -145,9 +145,9 @@ def services(*, db_path: Path | None, once: bool, log_level: str, **options: Any
     try:
         container.init_resources()
         running = container.services()
-    except DockyardError as exc:
+    except DockyardError:  # the CLI says what went wrong
         container.shutdown_resources()
-        raise click.ClickException(str(exc)) from exc
+        raise
     try:
         if once:
             for loop in running.loops:

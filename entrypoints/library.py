@@ -20,7 +20,6 @@ from typing import Any
 
 from dependency_injector import providers
 
-from dockyard.adapters.agent_api import AgentApiServer
 from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
 from dockyard.entrypoints.containers import Container
@@ -105,9 +104,8 @@ class DockerAgent:
     def start(self) -> None:
         """Run until ``max_polls`` polls are done, ``stop()`` is called, or SIGTERM/SIGINT."""
         agent = self.agent
-        api = None
-        if self.config.agent_address:
-            api = AgentApiServer(self.config.agent_address, health=agent.health_report, poke=agent.poke)
+        api = self.container.agent.api_server()
+        if api is not None:
             api.start()
         try:
             with _stop_on_signals(agent):

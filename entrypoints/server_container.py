@@ -7,9 +7,7 @@ background services (scheduler, zombie killer, Lazarus). Nested in the compositi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -22,18 +20,11 @@ from dockyard.adapters.graphql_api.executor import GraphQLApi
 from dockyard.adapters.graphql_api.limits import QueryLimits
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY, GraphQLWsgiApp
 from dockyard.adapters.sqlite import SqliteRunStore
+from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.notifications import QueueSignal
 from dockyard.domain.server.service import ServerService
 from dockyard.domain.server.services import BackgroundServices, ServicesSettings
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 def open_store(path: str | Path, deadlines: RequestDeadlines) -> Iterator[SqliteRunStore]:

@@ -27,9 +27,6 @@ class Backend(Protocol):
     def hello(self) -> None:
         """A cheap round trip proving the API answers."""
 
-    def tenant_id(self) -> str:
-        """The tenant the agent works for (resolved once, then cached)."""
-
     def runs_in_queue(self, *, labels: Sequence[str], before: datetime) -> list[str]:
         """Ids of runs ready before ``before`` whose labels this agent serves."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Protocol
 
@@ -12,3 +13,8 @@ class Clock(Protocol):
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back; only differences mean anything."""
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Block until ``event`` is set or ``seconds`` pass on this clock; True if the event
+        is set (as ``threading.Event.wait``). Every timed wait of the use cases goes through
+        here, so a fake clock can run them on fake time."""

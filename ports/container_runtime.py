@@ -3,45 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from dockyard.domain.agent.config import RegistryCredentials
-
-
-@dataclass(frozen=True)
-class DaemonInfo:
-    id: str
-    version: str
-    api_version: str
-    os_type: str  # "linux" or "windows": decides how volume specs are read
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    id: str
-    repo_tags: tuple[str, ...] = ()
-    repo_digests: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    """A container as the daemon reports it."""
-
-    id: str
-    name: str
-    status: str  # Docker's: created, running, paused, restarting, removing, exited, dead
-    labels: Mapping[str, str] = field(default_factory=dict)
-    exit_code: int | None = None
-    oom_killed: bool = False
-    error: str = ""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    @property
-    def ended(self) -> bool:
-        return self.status in ("exited", "dead")
+from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo
 
 
 @runtime_checkable
@@ -51,9 +17,6 @@ class ContainerRuntime(Protocol):
 
     def ping(self) -> DaemonInfo:
         """Check the daemon answers; return who it is."""
-
-    def inspect_image(self, reference: str) -> ImageInfo | None:
-        """The local image for ``reference``, or None if it is not present."""
 
     def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
         """Pull ``reference``. Raises ``PullFailed`` with the registry's message, including

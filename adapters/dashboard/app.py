@@ -225,6 +225,8 @@ class DashboardWsgiApp:
                 response = handler(request, visit, **args)
             except RowNotFound as missing:
                 response = self._error(visit, 404, str(missing))
+            except InvalidInput as refused:  # the use case's own words, e.g. why a schedule stays off
+                response = self._error(visit, 400, str(refused))
         if cookie is not None:
             self._set_cookie(request, response, cookie)
         return response

@@ -17,48 +17,35 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
-from dockyard.domain.agent.claims import as_submitted, claimable_together, submitted_state
+from dockyard.domain.agent.claims import claim_together
 from dockyard.domain.agent.config import AgentConfig
-from dockyard.domain.agent.deploy import Deployer, DeploySteps
+from dockyard.domain.agent.deploy import Deployer
 from dockyard.domain.agent.health import AgentHealth, HealthReport
-from dockyard.domain.agent.model import FlowRun, StateUpdate
-from dockyard.domain.agent.ownership import Owner, Standing, claim_standing
-from dockyard.domain.agent.polling import (
-    BACKOFF,
-    RECHECK_AFTER_FAILURE,
-    Poller,
-    next_backoff_index,
-    wait_after_poll,
-)
+from dockyard.domain.agent.model import FlowRun
+from dockyard.domain.agent.outbox import Outbox
+from dockyard.domain.agent.ownership import AgentIdentity, Owner, Standing, claim_standing
+from dockyard.domain.agent.polling import Poller, listen_for_work
+from dockyard.domain.agent.runtime_state import DaemonInfo
+from dockyard.domain.agent.streaming import OutputStreamer
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
+from dockyard.domain.agent.validation import for_daemon
 from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
 from dockyard.ports.agent_lease import AgentLeases, Lease
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
-from dockyard.ports.container_runtime import ContainerRuntime, DaemonInfo
+from dockyard.ports.container_runtime import ContainerRuntime
 from dockyard.ports.output import FlowOutput
 
 log = logging.getLogger("dockyard.agent")
 
 AGENT_TYPE = "DockerAgent"
 SHUTDOWN_SECONDS = 8.0  # in-flight deployments get this long once asked to stop
-LISTEN_SECONDS = 20.0  # one long poll for queue changes
-LISTEN_COALESCE_SECONDS = 0.2
-SATURATED_POLL_SECONDS = 10.0  # while every worker is busy, poll at least this often
 # Another process's container that waits this long for an action any live agent takes within
 # seconds is taken over (its owner is taken for dead); beyond the cancel grace, during which
 # a live owner's container still runs while its run is being cancelled.
 TAKEOVER_SECONDS = 120.0
-
-
-@dataclass(frozen=True)
-class AgentIdentity:
-    agent_id: str
-    daemon: DaemonInfo
-    owner: Owner  # this process, as its claims and containers name it
 
 
 class Agent:
@@ -70,7 +57,7 @@ class Agent:
         runtime: ContainerRuntime,
         clock: Clock,
         leases: AgentLeases,
-        steps_factory: Callable[[AgentIdentity], DeploySteps],
+        real_path: Callable[[str], str] | None = None,
         output: FlowOutput | None = None,
         tick_interval: float = 1.0,
         workers: int = 8,
@@ -83,14 +70,20 @@ class Agent:
         self._clock = clock
         self._leases = leases
         self._lease: Lease | None = None
-        self._steps_factory = steps_factory
+        self._real_path = real_path  # see Deployer
         self._tick_interval = tick_interval
         self._workers = workers
         self._stopping = threading.Event()
         self._wake = threading.Event()
-        self.health = AgentHealth(backend=f"the backend at {config.api_url}")
+        self.health = AgentHealth(backend=f"the backend at {config.api}")
         self.tracker = Tracker()
         self.identity: AgentIdentity | None = None
+        # What the agent owes the backend (its run logs, states it could not write yet), and
+        # the containers' output: written by the deployer and the supervisor alike.
+        self.outbox = Outbox(backend)
+        self.streamer = OutputStreamer(
+            backend=backend, runtime=runtime, output=output, show_flow_logs=config.show_flow_logs
+        )
         self.supervisor = Supervisor(
             backend=backend,
             runtime=runtime,
@@ -101,10 +94,10 @@ class Agent:
                 agent_name=config.name,
                 keep_containers=config.keep_containers,
                 cancel_grace=config.cancel_grace,
-                show_flow_logs=config.show_flow_logs,
                 takeover_grace=TAKEOVER_SECONDS + config.cancel_grace,
             ),
-            output=output,
+            streamer=self.streamer,
+            outbox=self.outbox,
             on_capacity_freed=self._capacity_freed,
         )
 
@@ -146,18 +139,20 @@ class Agent:
     def _serve(self, identity: AgentIdentity) -> None:
         self.identity = identity
         self.supervisor.act_for(identity.owner)
+        # The settings were checked against this machine's OS; volume specs must suit the
+        # daemon's, which may differ (a remote Windows daemon). Raises ConfigurationError.
+        config = for_daemon(self.config, identity.daemon.os_type)
         deployer = Deployer(
+            config=config,
+            identity=identity,
             backend=self._backend,
             runtime=self._runtime,
             clock=self._clock,
             tracker=self.tracker,
-            steps=self._steps_factory(identity),
-            submitted_context={"dockyard": identity.owner.claim_context()},
             stopping=self._stopping,
-            agent_id=identity.agent_id,
-            on_started=self.supervisor.follow_output,
-            on_unfinished=self.supervisor.remember_unwritten_failure,
-            outbox=self.supervisor.outbox,
+            outbox=self.outbox,
+            on_started=self.streamer.follow,
+            real_path=self._real_path,
         )
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
         futures: dict[Future[None], tuple[FlowRun, bool]] = {}
@@ -168,27 +163,33 @@ class Agent:
             future.add_done_callback(lambda done: futures.pop(done, None))
 
         def submit_found(runs: list[FlowRun]) -> None:
-            for run, claimed in self._claim_together(runs, identity):
+            context = {"dockyard": identity.owner.claim_context()}
+            for run, claimed in claim_together(self._backend, runs, self._clock.now(), context):
                 submit(run, claimed)
 
+        poller = Poller(
+            backend=self._backend,
+            clock=self._clock,
+            tracker=self.tracker,
+            health=self.health,
+            labels=self.config.labels,
+            limit=self.config.limit,
+            submit=submit_found,
+            can_deploy=lambda: self.health.daemon_is_up,
+            saturated=lambda: len(futures) >= self._workers,
+        )
         supervisor_thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        listener = threading.Thread(
+            target=listen_for_work,
+            args=(self._backend, self._clock, self._stopping, self._wake),
+            name="queue-listener",
+            daemon=True,
+        )
         try:
             self._recover(identity, submit)
             supervisor_thread.start()
-            threading.Thread(target=self._listen_for_work, name="queue-listener", daemon=True).start()
-            self._poll_loop(
-                lambda: len(futures) >= self._workers,
-                Poller(
-                    backend=self._backend,
-                    clock=self._clock,
-                    tracker=self.tracker,
-                    health=self.health,
-                    labels=self.config.labels,
-                    limit=self.config.limit,
-                    submit=submit_found,
-                    can_deploy=lambda: self.health.daemon_is_up,
-                ),
-            )
+            listener.start()
+            poller.run(stopping=self._stopping, wake=self._wake, max_polls=self.config.max_polls)
         finally:
             self._wind_down(pool, futures, supervisor_thread, deployer)
 
@@ -212,7 +213,7 @@ class Agent:
                         "Registering agent %r with labels %s at %s",
                         self.config.name,
                         list(self.config.labels),
-                        self.config.api_url,
+                        self.config.api,
                     )
                     agent_id = self._backend.register_agent(
                         name=self.config.name,
@@ -230,7 +231,7 @@ class Agent:
             except BackendUnavailable as exc:
                 self.health.poll_failed(str(exc))
                 log.warning("Waiting for the backend: %s", exc)
-            self._stopping.wait(delay)
+            self._clock.wait(self._stopping, delay)
             delay = min(delay * 2, 10.0)
         return None
 
@@ -249,7 +250,7 @@ class Agent:
     def _recover(self, identity: AgentIdentity, submit: Callable[[FlowRun, bool], None]) -> None:
         """After a restart: adopt or settle the containers of this host's earlier agent
         process, and deploy the runs it had submitted but never created a container for."""
-        self.supervisor.tick()
+        self._supervise_once()
         try:
             submitted = self._backend.runs_of_agent(identity.agent_id, ["Submitted"])
         except DockyardError as exc:
@@ -270,76 +271,19 @@ class Agent:
                 log.info("Flow run %s was submitted before a restart; deploying it now", run.id)
                 submit(run, True)
 
-    def _claim_together(self, runs: list[FlowRun], identity: AgentIdentity) -> list[tuple[FlowRun, bool]]:
-        """Mark every run that is due now Submitted in one request; the rest (and all of
-        them, if that request fails) are claimed one by one by their deployment."""
-        now = self._clock.now()
-        context = {"dockyard": identity.owner.claim_context()}
-        due = [run for run in runs if claimable_together(run, now)]
-        if len(due) > 1:
-            try:
-                self._backend.set_flow_run_states(
-                    [StateUpdate(run.id, run.version, submitted_state(run, context)) for run in due]
-                )
-            except DockyardError as exc:
-                log.debug("Claiming %d runs together failed (%s); claiming one by one", len(due), exc)
-            else:
-                claimed = {run.id for run in due}
-                return [(as_submitted(run), True) if run.id in claimed else (run, False) for run in runs]
-        return [(run, False) for run in runs]
-
     def _supervise(self) -> None:
-        while not self._stopping.wait(self._tick_interval):
+        while not self._clock.wait(self._stopping, self._tick_interval):
             try:
-                self.supervisor.tick()
+                self._supervise_once()
             except Exception:  # a supervision bug must not end supervision
                 log.exception("Supervision pass failed")
 
-    def _listen_for_work(self) -> None:
-        """Wake the poll loop the moment the backend's queue changes, so an idle agent starts
-        new runs at once instead of when its backoff runs out. Ends quietly where the
-        backend cannot notify."""
-        version: int | None = None
-        delay = 1.0
-        while not self._stopping.is_set():
-            try:
-                current = self._backend.wait_for_queue_change(version, LISTEN_SECONDS)
-            except DockyardError as exc:
-                log.debug("Queue notifications unavailable for now: %s", exc)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            if current is None:
-                log.debug("The backend does not notify queue changes; polling on schedule")
-                return
-            delay = 1.0
-            if version is not None and current != version:
-                self._wake.set()
-                # Runs often come in bursts: one wake-up for the lot, not one per run.
-                self._stopping.wait(LISTEN_COALESCE_SECONDS)
-            version = current
-
-    def _poll_loop(self, saturated: Callable[[], bool], poller: Poller) -> None:
-        index, polls = 0, 0
-        last_poll = float("-inf")
-        max_polls = self.config.max_polls
-        log.info("Waiting for flow runs...")
-        while not self._stopping.is_set() and (max_polls is None or polls < max_polls):
-            self._wake.clear()
-            # A first failed poll is checked again soon even then: the health report waits on it.
-            every = RECHECK_AFTER_FAILURE if self.health.failed_polls == 1 else SATURATED_POLL_SECONDS
-            if saturated() and self._clock.monotonic() - last_poll < every:
-                # Every worker has a run queued already: more claims would only wait in line,
-                # while each poll costs the agent and the backend a request or two.
-                self._wake.wait(BACKOFF[0])
-                continue
-            found = poller.poll_once()
-            last_poll = self._clock.monotonic()
-            polls += 1
-            index = next_backoff_index(index, found > 0)
-            if max_polls is not None and polls >= max_polls:
-                break
-            self._wake.wait(wait_after_poll(index, self.health.failed_polls))
+    def _supervise_once(self) -> None:
+        """One reconcile pass, then what waits to be sent: run logs and owed states, and
+        the output a quiet container's stream still holds."""
+        self.supervisor.tick()
+        self.outbox.flush()
+        self.streamer.flush()
 
     def _wind_down(
         self,
@@ -370,6 +314,6 @@ class Agent:
         self._stopping.set()
         if supervisor.is_alive():
             supervisor.join(timeout=2.0)
-        self.supervisor.close()
-        self.supervisor.outbox.flush()  # the last "Submitted for execution" logs
+        self.streamer.close()
+        self.outbox.flush()  # the last "Submitted for execution" logs
         log.info("Agent stopped; running containers are left for the next start to adopt")

@@ -8,14 +8,19 @@ request whose answer was lost) is ours, not another agent's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from dockyard.domain.agent.model import FlowRun
+from dockyard.domain.agent.model import FlowRun, StateUpdate
 from dockyard.domain.agent.selection import start_time
+from dockyard.domain.errors import DockyardError
 from dockyard.domain.states import is_scheduled, state_document
+from dockyard.ports.backend import Backend
+
+log = logging.getLogger("dockyard.agent")
 
 
 def submitted_state(run: FlowRun, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,3 +47,23 @@ def claimed_by(run_state: Mapping[str, Any], context: Mapping[str, Any]) -> bool
     return run_state.get("type") == "Submitted" and all(
         (run_state.get("context") or {}).get(key) == value for key, value in context.items()
     )
+
+
+def claim_together(
+    backend: Backend, runs: Sequence[FlowRun], now: datetime, context: Mapping[str, Any]
+) -> list[tuple[FlowRun, bool]]:
+    """Mark every run that is due now Submitted in one request: each run, and whether it is
+    claimed. The rest (and all of them, if that request fails) are claimed one by one by
+    their deployment."""
+    due = [run for run in runs if claimable_together(run, now)]
+    if len(due) > 1:
+        try:
+            backend.set_flow_run_states(
+                [StateUpdate(run.id, run.version, submitted_state(run, context)) for run in due]
+            )
+        except DockyardError as exc:
+            log.debug("Claiming %d runs together failed (%s); claiming one by one", len(due), exc)
+        else:
+            claimed = {run.id for run in due}
+            return [(as_submitted(run), True) if run.id in claimed else (run, False) for run in runs]
+    return [(run, False) for run in runs]

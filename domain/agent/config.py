@@ -1,8 +1,11 @@
 """AgentConfig: every setting of a dockyard agent, resolved and validated.
 
-The entrypoints build it (CLI flags > environment > config file > defaults); the use cases
-and the planning functions only read it. Values here are already checked: a bad volume spec
-or registry entry never gets this far (``validate_agent_config`` refuses it at start-up).
+The entrypoints build it (CLI flags > environment > config file > defaults) from the table
+of settings in ``entrypoints/agent_settings.py``, where every field's flags, variables and
+other spellings are; a field's name is the setting's name. The use cases and the planning
+functions only read it. Values here are already read into what they mean (volume specs into
+mounts, registry entries and image patterns into matchers) and checked: a bad spec never
+gets this far.
 """
 
 from __future__ import annotations
@@ -10,6 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dockyard.domain.agent.image_policy import ImagePattern, RegistryScope
+    from dockyard.domain.agent.volumes import Mount
 
 DEFAULT_API = "http://127.0.0.1:4200"
 
@@ -58,25 +66,25 @@ class AgentConfig:
     # -- identity and backend ----------------------------------------------------------
     name: str = "agent"
     labels: tuple[str, ...] = ()
-    api_url: str = DEFAULT_API
-    api_key: str | None = field(default=None, repr=False)
+    api: str = DEFAULT_API  # the backend's GraphQL API URL
+    key: str | None = field(default=None, repr=False)  # the backend's API key
     tenant_id: str | None = None
     agent_config_id: str | None = None
     # -- what flow containers get ---------------------------------------------------------
     env_vars: Mapping[str, str] = field(default_factory=dict)
-    log_to_cloud: bool = True
+    send_flow_run_logs: bool = True  # flow runs send their logs to the backend
     logging_level: str = "INFO"  # PREFECT__LOGGING__LEVEL handed to flow runs
-    # ``--volume`` specs as given; relative and ``~`` host paths resolve against
-    # ``working_dir`` / ``home_dir``, captured when the settings were resolved.
-    volumes: tuple[str, ...] = ()
+    # ``--volume`` specs, read for the daemon's OS; relative and ``~`` host paths resolved
+    # against ``working_dir`` / ``home_dir``, captured when the settings were resolved.
+    volumes: tuple[Mount, ...] = ()
     networks: tuple[str, ...] = ()
     docker_interface: bool = True  # add host.docker.internal:host-gateway
     working_dir: str | None = None
     home_dir: str | None = None
     # -- images ---------------------------------------------------------------------------
-    pull_policy: PullPolicy | None = None  # None: always for :latest/untagged, else if-not-present
-    reg_allow_list: tuple[str, ...] = ()
-    allow_images: tuple[str, ...] = ()
+    pull_policy: PullPolicy | None = None  # None: always for :latest or untagged, else if-not-present
+    reg_allow_list: tuple[RegistryScope, ...] = ()
+    allow_images: tuple[ImagePattern, ...] = ()
     registry_credentials: tuple[RegistryCredentials, ...] = ()
     # -- what runs may ask for ------------------------------------------------------------
     policy: RunPolicy = field(default_factory=RunPolicy)
@@ -85,9 +93,9 @@ class AgentConfig:
     docker_client_timeout: float = 60.0
     # TLS to a tcp:// daemon (--tls-*). All None: without base_url, DOCKER_TLS_VERIFY and
     # DOCKER_CERT_PATH decide, as for the Docker CLI.
-    tls_ca_cert: str | None = None
-    tls_client_cert: str | None = None
-    tls_client_key: str | None = None
+    tls_ca: str | None = None  # the CA the daemon's certificate is checked against
+    tls_cert: str | None = None  # the client certificate
+    tls_key: str | None = None  # its private key
     tls_verify: bool | None = None  # None: verify the daemon when a CA is given
     # -- the loop and supervision ---------------------------------------------------------
     max_polls: int | None = None

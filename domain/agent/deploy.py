@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dockyard.domain.agent.claims import as_submitted, claimed_by, submitted_state
-from dockyard.domain.agent.model import ContainerPlan, FlowRun, RunLog
-from dockyard.domain.agent.outbox import RunLogOutbox
+from dockyard.domain.agent.config import AgentConfig
+from dockyard.domain.agent.image_policy import credentials_for
+from dockyard.domain.agent.labels import MANAGED
+from dockyard.domain.agent.model import ContainerPlan, FlowRun, RunLog, StateUpdate
+from dockyard.domain.agent.naming import name_candidates
+from dockyard.domain.agent.outbox import Outbox
+from dockyard.domain.agent.ownership import AgentIdentity
+from dockyard.domain.agent.plan import plan_container
 from dockyard.domain.agent.selection import start_time
 from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
 from dockyard.domain.errors import (
@@ -35,47 +40,38 @@ from dockyard.ports.container_runtime import ContainerRuntime
 log = logging.getLogger("dockyard.agent")
 
 
-@dataclass(frozen=True)
-class DeploySteps:
-    """The decisions a deployment needs, bound to this agent's config by the agent."""
-
-    plan: Callable[[FlowRun], ContainerPlan]  # raises RunRefused and friends
-    # The pull policy, as two moments: pull before creating (policy "always"), and what
-    # to do when the daemon lacks the image (pull it, or refuse saying why).
-    pull_first: Callable[[ContainerPlan], bool]
-    pull_missing: Callable[[ContainerPlan], None]
-    pull: Callable[[str], None]  # pull an image (with the right credentials)
-    names: Callable[[str], Iterable[str]]  # preferred name -> candidates on conflict
-    agent_name: str = "agent"
-
-
 class Deployer:
+    """Deploys runs for one connected agent process (``identity``): each is planned by the
+    pure planner (``plan_container``) from ``config``, which also decides its pulls."""
+
     def __init__(
         self,
         *,
+        config: AgentConfig,
+        identity: AgentIdentity,
         backend: Backend,
         runtime: ContainerRuntime,
         clock: Clock,
         tracker: Tracker,
-        steps: DeploySteps,
-        submitted_context: Mapping[str, Any],
         stopping: threading.Event,
-        agent_id: str | None = None,
+        outbox: Outbox,
         on_started: Callable[[TrackedRun], None],
-        on_unfinished: Callable[[FlowRun, str], None],
-        outbox: RunLogOutbox,
+        real_path: Callable[[str], str] | None = None,
     ) -> None:
+        self._config = config
+        self._identity = identity
         self._backend = backend
         self._runtime = runtime
         self._clock = clock
         self._tracker = tracker
-        self._steps = steps
-        self._submitted_context = submitted_context  # lets a restarted agent know its runs
-        self._agent_id = agent_id
         self._stopping = stopping
+        self._outbox = outbox  # run logs, and a Failed state the backend could not take yet
         self._on_started = on_started
-        self._on_unfinished = on_unfinished  # a Failed state that could not be written yet
-        self._outbox = outbox
+        # Follows symbolic links on the daemon's host, where the agent shares its file
+        # system: bind sources are checked where the daemon really mounts from.
+        self._real_path = real_path
+        # Lets a restarted agent know its runs, and tell them from other processes'.
+        self._submitted_context: Mapping[str, Any] = {"dockyard": identity.owner.claim_context()}
 
     def deploy(self, run: FlowRun, *, claimed: bool = False) -> None:
         """Deploy a run the tracker has claimed. ``claimed``: it is already Submitted by us
@@ -111,7 +107,7 @@ class Deployer:
         delay = (start_time(run, self._clock.now()) - self._clock.now()).total_seconds()
         if delay > 0:
             log.debug("Waiting %.1fs to deploy flow run %s on time", delay, run.id)
-            if self._stopping.wait(delay):
+            if self._clock.wait(self._stopping, delay):
                 self._tracker.release(run.id)
                 return False
         return True
@@ -135,28 +131,31 @@ class Deployer:
     def _claimed_already(self, run: FlowRun) -> bool:
         """Whether the Submitted state in the way is our own (a claim written before, whose
         answer we never saw), rather than another agent's."""
-        if self._agent_id is None:
-            return False
-        mine = self._backend.runs_of_agent(self._agent_id, ["Submitted"])
+        mine = self._backend.runs_of_agent(self._identity.agent_id, ["Submitted"])
         return any(
             other.id == run.id and claimed_by(other.serialized_state, self._submitted_context)
             for other in mine
         )
 
     def _create_and_start(self, run: FlowRun) -> None:
-        plan = self._steps.plan(run)
-        if self._steps.pull_first(plan):
+        plan = self._plan(run)
+        if plan.pull_first:
             log.info("Pulling image %s for flow run %s", plan.image, run.id)
-            self._steps.pull(plan.image)
+            self._pull(plan.image)
         for volume in plan.create_volumes:
-            self._runtime.ensure_volume(volume, {"org.dockyard.managed": "true"})
+            self._runtime.ensure_volume(volume, {MANAGED: "true"})
         try:
             # Create straight away: asking first whether the image is there would cost a
             # request for every run, to save one only when it is missing.
             container_id = self._create(plan)
         except ImageNotFound:
+            if not plan.pull:
+                raise ImageNotFound(
+                    f"Image {plan.image} is not on the Docker daemon, and this agent does not pull "
+                    "images (--pull-policy never / --no-pull): load or pull it on the daemon first"
+                ) from None
             log.info("Image %s is not on the daemon; pulling it for flow run %s", plan.image, run.id)
-            self._steps.pull_missing(plan)
+            self._pull(plan.image)
             container_id = self._create(plan)
         try:
             for network in plan.connect_networks:
@@ -166,15 +165,14 @@ class Deployer:
             # Never leave a created-but-not-started container behind (it would hold the name).
             _quietly(lambda: self._runtime.remove_container(container_id))
             raise
-        labels = plan.body.get("Labels", {})
         tracked = TrackedRun(
             run_id=run.id,
             run_name=run.name,
             phase=Phase.RUNNING,
             container_id=container_id,
             started_at=self._clock.monotonic(),
-            timeout=_float_or_none(labels.get("org.dockyard.timeout")),
-            ship_logs=labels.get("org.dockyard.ship-logs") == "true",
+            timeout=plan.timeout,
+            ship_logs=plan.ship_logs,
         )
         self._tracker.track(tracked)
         log.info("Flow run %s started in container %s", run.id, container_id[:12])
@@ -183,6 +181,22 @@ class Deployer:
             # No flow runner inside to say so: the agent records that the run is running.
             self._mark_running(run)
         self._on_started(tracked)
+
+    def _plan(self, run: FlowRun) -> ContainerPlan:
+        identity = self._identity
+        return plan_container(
+            run,
+            self._config,
+            agent_id=identity.agent_id,
+            daemon_id=identity.daemon.id,
+            host_os=identity.daemon.os_type,
+            real_path=self._real_path,
+            instance=identity.owner.instance,
+            lease=identity.owner.lease,
+        )
+
+    def _pull(self, image: str) -> None:
+        self._runtime.pull_image(image, credentials_for(image, self._config.registry_credentials))
 
     def _mark_running(self, run: FlowRun) -> None:
         try:
@@ -194,7 +208,7 @@ class Deployer:
 
     def _create(self, plan: ContainerPlan) -> str:
         last: ContainerNameConflict | None = None
-        for name in self._steps.names(plan.name):
+        for name in name_candidates(plan.name):
             try:
                 return self._runtime.create_container(name, plan.body)
             except ContainerNameConflict as exc:
@@ -206,11 +220,12 @@ class Deployer:
     def _fail(self, run: FlowRun, message: str) -> None:
         log.error("Deployment of flow run %s failed: %s", run.id, message)
         self._log(run, message, "ERROR")
+        failed = StateUpdate(run.id, run.version, state_document("Failed", message))
         try:
-            self._backend.set_flow_run_state(run.id, run.version, state_document("Failed", message))
+            self._backend.set_flow_run_state(failed.run_id, failed.version, failed.state)
         except DockyardError as exc:
             log.warning("Could not mark flow run %s Failed (%s); will retry", run.id, exc)
-            self._on_unfinished(run, message)
+            self._outbox.put_state(failed)
 
     def requeue(self, run: FlowRun, why: str) -> None:
         """Put a run this agent claimed back in the queue for any agent to take."""
@@ -226,14 +241,7 @@ class Deployer:
     def _log(self, run: FlowRun, message: str, level: str) -> None:
         # A run log is a courtesy: it goes out with the next batch, and failing to write it
         # never changes the run's fate.
-        self._outbox.put(RunLog(run.id, message, level, self._steps.agent_name, self._clock.now()))
-
-
-def _float_or_none(value: object) -> float | None:
-    try:
-        return float(str(value)) if value not in (None, "") else None
-    except ValueError:
-        return None
+        self._outbox.put_log(RunLog(run.id, message, level, self._config.name, self._clock.now()))
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -65,14 +65,14 @@ def flow_run_env(
     host_network: bool,
 ) -> dict[str, str]:
     env = {
-        "PREFECT__CLOUD__API": container_api_url(config.api_url, host_network=host_network),
+        "PREFECT__CLOUD__API": container_api_url(config.api, host_network=host_network),
         "PREFECT__LOGGING__LEVEL": config.logging_level,
     }
     env.update(config.env_vars)
     env.update(run_env)
-    if not config.log_to_cloud or SEND_FLOW_RUN_LOGS not in env:
-        env[SEND_FLOW_RUN_LOGS] = str(config.log_to_cloud).lower()
-    key = config.api_key or ""
+    if not config.send_flow_run_logs or SEND_FLOW_RUN_LOGS not in env:
+        env[SEND_FLOW_RUN_LOGS] = str(config.send_flow_run_logs).lower()
+    key = config.key or ""
     env.update(
         {
             "PREFECT__BACKEND": BACKEND,
@@ -84,7 +84,7 @@ def flow_run_env(
             "PREFECT__CONTEXT__IMAGE": image,
             "PREFECT__CLOUD__USE_LOCAL_SECRETS": "false",
             "PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS": "prefect.engine.cloud.CloudFlowRunner",
-            "PREFECT__LOGGING__LOG_TO_CLOUD": str(config.log_to_cloud).lower(),
+            "PREFECT__LOGGING__LOG_TO_CLOUD": str(config.send_flow_run_logs).lower(),
             "PREFECT__CLOUD__AUTH_TOKEN": key,
         }
     )

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
+from dockyard.domain.agent.runtime_state import ContainerState
 from dockyard.domain.agent.tracker import Phase, TrackedRun
 from dockyard.domain.errors import DockyardError
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
-from dockyard.ports.container_runtime import ContainerState
 
 log = logging.getLogger("dockyard.agent")
 

@@ -19,15 +19,17 @@ pattern that starts with ``**`` matches any registry.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.agent.images import (
     DOCKER_HUB,
     DOMAIN,
     HUB_ALIASES,
     PATH_COMPONENT,
     ImageRef,
+    parse_image_reference,
     split_domain,
 )
 from dockyard.domain.errors import ConfigurationError, RunRefused
@@ -35,8 +37,11 @@ from dockyard.domain.errors import ConfigurationError, RunRefused
 
 @dataclass(frozen=True)
 class RegistryScope:
+    """One ``reg_allow_list`` entry, read: a registry and a path prefix within it."""
+
     registry: str
     prefix: tuple[str, ...] = ()
+    entry: str = ""  # as the operator wrote it
 
     def covers(self, ref: ImageRef) -> bool:
         parts = tuple(ref.path.split("/"))
@@ -62,7 +67,7 @@ def parse_registry_entry(entry: str) -> RegistryScope:
             f"reg_allow_list entry {entry!r} is neither a registry host (myregistry.io, "
             "localhost:5000) nor a Docker Hub namespace (myorg)"
         )
-    return RegistryScope(DOCKER_HUB if registry in HUB_ALIASES else registry, tuple(parts))
+    return RegistryScope(DOCKER_HUB if registry in HUB_ALIASES else registry, tuple(parts), entry)
 
 
 @dataclass(frozen=True)
@@ -115,11 +120,12 @@ def _glob(pattern: str) -> str:
     return "".join(out)
 
 
-def check_image_allowed(ref: ImageRef, reg_allow_list: Iterable[str], allow_images: Iterable[str]) -> None:
+def check_image_allowed(
+    ref: ImageRef, reg_allow_list: Sequence[RegistryScope], allow_images: Sequence[ImagePattern]
+) -> None:
     """``RunRefused`` unless both lists (where set) allow ``ref``; the message names the
     image, its normalised reference and the setting that would allow it."""
-    entries = tuple(reg_allow_list)
-    if entries and not any(parse_registry_entry(e).covers(ref) for e in entries):
+    if reg_allow_list and not any(scope.covers(ref) for scope in reg_allow_list):
         where = f"Docker Hub namespace '{ref.path.split('/')[0]}'" if ref.registry == DOCKER_HUB else ""
         suggestion = (
             ("docker.io/library" if ref.path.startswith("library/") else ref.path.split("/")[0])
@@ -129,12 +135,21 @@ def check_image_allowed(ref: ImageRef, reg_allow_list: Iterable[str], allow_imag
         raise RunRefused(
             f"Image '{ref.familiar}' ({ref.normalized}) is from registry '{ref.registry}'"
             + (f", {where}" if where else "")
-            + f", which is not in the reg_allow_list ({', '.join(entries)}); "
+            + f", which is not in the reg_allow_list ({', '.join(s.entry for s in reg_allow_list)}); "
             f"allow it with --reg-allow-list {suggestion}"
         )
-    patterns = tuple(allow_images)
-    if patterns and not any(parse_image_pattern(p).matches(ref) for p in patterns):
+    if allow_images and not any(pattern.matches(ref) for pattern in allow_images):
         raise RunRefused(
             f"Image '{ref.familiar}' ({ref.normalized}) matches no allow_images pattern "
-            f"({', '.join(patterns)}); allow it with --allow-image {ref.name}"
+            f"({', '.join(p.text for p in allow_images)}); allow it with --allow-image {ref.name}"
         )
+
+
+def credentials_for(image: str, known: Sequence[RegistryCredentials]) -> RegistryCredentials | None:
+    """The operator-given login for the image's registry, if any (else the daemon host's
+    own Docker config applies)."""
+    registry = parse_image_reference(image).registry
+    for credentials in known:
+        if normalize_registry_host(credentials.registry) == registry:
+            return credentials
+    return None

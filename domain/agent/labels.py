@@ -7,6 +7,8 @@ container, which run it is, and how it must be treated. The API key is never a l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 FLOW_NAME = "io.prefect.flow-name"
 FLOW_ID = "io.prefect.flow-id"
 FLOW_RUN_ID = "io.prefect.flow-run-id"
@@ -61,3 +63,16 @@ def container_labels(
 def format_seconds(seconds: float) -> str:
     """``30`` for whole seconds, ``2.5`` otherwise; ``float(text)`` reads either back."""
     return str(int(seconds)) if float(seconds).is_integer() else repr(float(seconds))
+
+
+def timeout_of(labels: Mapping[str, str]) -> float | None:
+    """The run's time limit a container's labels carry (``format_seconds``), if any."""
+    try:
+        return float(labels[TIMEOUT])
+    except (KeyError, ValueError):
+        return None
+
+
+def ships_logs(labels: Mapping[str, str]) -> bool:
+    """Whether the agent ships this container's output as run logs."""
+    return labels.get(SHIP_LOGS) == "true"

@@ -99,12 +99,16 @@ class ContainerPlan:
 
     name: str
     image: str
-    pull: bool
+    pull: bool  # the image may be pulled when the daemon lacks it (every policy but "never")
     create_volumes: tuple[str, ...]
     connect_networks: tuple[str, ...]
     body: Mapping[str, Any]
     # Env keys whose values are secrets: redacted wherever the plan is shown.
     secret_env: frozenset[str] = frozenset()
+    pull_first: bool = False  # pull before creating, present or not (policy "always")
+    # How the agent treats the run (also written as labels, for a restarted agent to read):
+    timeout: float | None = None  # seconds the run may take
+    ship_logs: bool = False  # the container's output becomes run logs
 
     def env(self) -> dict[str, str]:
         pairs = (item.split("=", 1) for item in self.body.get("Env", []))

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from dockyard.domain.agent.model import RunStatus
+from dockyard.domain.agent.runtime_state import ContainerState
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun
 from dockyard.domain.states import FINISHED_STATES, SCHEDULED_STATES
-from dockyard.ports.container_runtime import ContainerState
 
 LIVE_STATUSES = frozenset({"running", "paused", "restarting"})
 

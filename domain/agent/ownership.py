@@ -29,7 +29,7 @@ from typing import Any
 
 from dockyard.domain.agent.labels import INSTANCE, LEASE
 from dockyard.domain.agent.model import RunStatus
-from dockyard.ports.container_runtime import ContainerState
+from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo
 
 CANCEL_STATES = frozenset({"Cancelling", "Cancelled"})
 
@@ -46,6 +46,15 @@ class Owner:
     def claim_context(self) -> dict[str, str]:
         """What the Submitted states this process writes carry (under ``dockyard``)."""
         return {"agent": self.agent, "daemon": self.daemon, "instance": self.instance, "lease": self.lease}
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    """Who a connected agent process is: its backend id, its daemon, and itself."""
+
+    agent_id: str
+    daemon: DaemonInfo
+    owner: Owner  # this process, as its claims and containers name it
 
 
 class Standing(Enum):

@@ -13,18 +13,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dockyard.domain.agent.command import flow_run_command
-from dockyard.domain.agent.config import AgentConfig, PullPolicy
+from dockyard.domain.agent.config import AgentConfig
 from dockyard.domain.agent.environment import CONTAINER_HOST, flow_run_env, is_secret_key, secret_keys
 from dockyard.domain.agent.host_config import RunHostConfig, translate_host_config
 from dockyard.domain.agent.image_policy import check_image_allowed
-from dockyard.domain.agent.images import effective_pull_policy, parse_image_reference, select_image
+from dockyard.domain.agent.images import may_pull, parse_image_reference, pulls_first, select_image
 from dockyard.domain.agent.labels import container_labels
 from dockyard.domain.agent.model import ContainerPlan, FlowRun
 from dockyard.domain.agent.naming import container_name
 from dockyard.domain.agent.networks import NetworkPlan, plan_networks
 from dockyard.domain.agent.policy import apply_run_policy
 from dockyard.domain.agent.run_config import parse_run_config
-from dockyard.domain.agent.volumes import Mount, named_volumes, parse_volume_specs
+from dockyard.domain.agent.volumes import Mount, named_volumes
 from dockyard.domain.errors import RunRefused
 
 REDACTED = "<redacted>"
@@ -47,9 +47,6 @@ def plan_container(
     run_config = parse_run_config(run.id, run.run_config)
     ref = parse_image_reference(select_image(run.flow.core_version, run.flow.storage, run_config.image))
     check_image_allowed(ref, config.reg_allow_list, config.allow_images)
-    agent_mounts = parse_volume_specs(
-        config.volumes, host_os=host_os, working_dir=config.working_dir, home_dir=config.home_dir
-    )
     request = translate_host_config(run_config.host_config, host_os=host_os)
     networks = plan_networks(config.networks, request.settings.get("NetworkMode"))
     first_network = config.networks[0] if config.networks else None
@@ -57,7 +54,7 @@ def plan_container(
         request, config.policy, host_os=host_os, agent_network=first_network, real_path=real_path
     )
     settings.pop("NetworkMode", None)  # the network plan decides it
-    mounts = _merge_mounts(agent_mounts, request.binds)
+    mounts = _merge_mounts(config.volumes, request.binds)
     env = flow_run_env(
         config,
         run_config.env,
@@ -67,6 +64,7 @@ def plan_container(
         host_network=networks.mode == "host",
     )
     timeout = run_config.timeout if run_config.timeout is not None else config.run_timeout
+    ship_logs = run_config.command is not None  # no flow runner inside to send them
     body: dict[str, Any] = {
         "Image": ref.reference,
         "Cmd": None,
@@ -80,7 +78,7 @@ def plan_container(
             agent_id=agent_id,
             daemon_id=daemon_id,
             timeout=timeout,
-            ship_logs=run_config.command is not None,
+            ship_logs=ship_logs,
             instance=instance,
             lease=lease,
         ),
@@ -99,11 +97,14 @@ def plan_container(
     return ContainerPlan(
         name=container_name(run.name, run.id),
         image=ref.reference,
-        pull=effective_pull_policy(ref, config.pull_policy) is not PullPolicy.NEVER,
+        pull=may_pull(ref, config.pull_policy),
         create_volumes=named_volumes(mounts),
         connect_networks=networks.connect,
         body=body,
         secret_env=secret_keys(env),
+        pull_first=pulls_first(ref, config.pull_policy),
+        timeout=timeout,
+        ship_logs=ship_logs,
     )
 
 

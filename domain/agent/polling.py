@@ -1,8 +1,14 @@
-"""Polling the backend for work, and handing runs to deployment workers."""
+"""Polling the backend for work, and handing runs to deployment workers.
+
+The poll loop backs off while polls find nothing and comes back at once when woken: by
+``poke`` (``/api/poke``), by a finished run freeing room, or by ``listen_for_work`` the
+moment the backend's queue changes.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -30,6 +36,9 @@ RETRY_BUFFER = timedelta(seconds=3)
 # second in a row makes the agent unhealthy, and an idle agent must not wait out two full
 # backoffs to say the backend is gone.
 RECHECK_AFTER_FAILURE = 1.0
+SATURATED_POLL_SECONDS = 10.0  # while every worker is busy, poll at least this often
+LISTEN_SECONDS = 20.0  # one long poll for queue changes
+LISTEN_COALESCE_SECONDS = 0.2
 
 
 def next_backoff_index(index: int, found_work: bool) -> int:
@@ -55,6 +64,7 @@ class Poller:
         limit: int | None,
         submit: Callable[[list[FlowRun]], None],
         can_deploy: Callable[[], bool] = lambda: True,
+        saturated: Callable[[], bool] = lambda: False,  # every deployment worker has a run
     ) -> None:
         self._backend = backend
         self._clock = clock
@@ -64,10 +74,34 @@ class Poller:
         self._limit = limit
         self._submit = submit
         self._can_deploy = can_deploy
+        self._saturated = saturated
 
     def capacity(self) -> int | None:
         """How many more runs may be taken now (None: no limit)."""
         return None if self._limit is None else max(0, self._limit - len(self._tracker))
+
+    def run(self, *, stopping: threading.Event, wake: threading.Event, max_polls: int | None) -> None:
+        """Poll until ``stopping`` is set or ``max_polls`` polls are done; ``wake`` cuts a
+        wait short."""
+        index, polls = 0, 0
+        last_poll = float("-inf")
+        log.info("Waiting for flow runs...")
+        while not stopping.is_set() and (max_polls is None or polls < max_polls):
+            wake.clear()
+            # A first failed poll is checked again soon even then: the health report waits on it.
+            every = RECHECK_AFTER_FAILURE if self._health.failed_polls == 1 else SATURATED_POLL_SECONDS
+            if self._saturated() and self._clock.monotonic() - last_poll < every:
+                # Every worker has a run queued already: more claims would only wait in line,
+                # while each poll costs the agent and the backend a request or two.
+                self._clock.wait(wake, BACKOFF[0])
+                continue
+            found = self.poll_once()
+            last_poll = self._clock.monotonic()
+            polls += 1
+            index = next_backoff_index(index, found > 0)
+            if max_polls is not None and polls >= max_polls:
+                break
+            self._clock.wait(wake, wait_after_poll(index, self._health.failed_polls))
 
     def poll_once(self) -> int:
         """One poll: returns how many runs were handed to workers. Never raises for
@@ -109,3 +143,28 @@ class Poller:
             log.info("Found %d flow run(s) to deploy", len(taken))
             self._submit(taken)
         return len(taken)
+
+
+def listen_for_work(backend: Backend, clock: Clock, stopping: threading.Event, wake: threading.Event) -> None:
+    """Set ``wake`` the moment the backend's queue changes, so an idle agent starts new runs
+    at once instead of when its backoff runs out. Ends quietly where the backend cannot
+    notify, and when ``stopping`` is set."""
+    version: int | None = None
+    delay = 1.0
+    while not stopping.is_set():
+        try:
+            current = backend.wait_for_queue_change(version, LISTEN_SECONDS)
+        except DockyardError as exc:
+            log.debug("Queue notifications unavailable for now: %s", exc)
+            clock.wait(stopping, delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        if current is None:
+            log.debug("The backend does not notify queue changes; polling on schedule")
+            return
+        delay = 1.0
+        if version is not None and current != version:
+            wake.set()
+            # Runs often come in bursts: one wake-up for the lot, not one per run.
+            clock.wait(stopping, LISTEN_COALESCE_SECONDS)
+        version = current

@@ -61,9 +61,6 @@ class RedactingBackend:
     def hello(self) -> None:
         self._backend.hello()
 
-    def tenant_id(self) -> str:
-        return self._backend.tenant_id()
-
     def runs_in_queue(self, *, labels: Sequence[str], before: datetime) -> list[str]:
         return self._backend.runs_in_queue(labels=labels, before=before)
 

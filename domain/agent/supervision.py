@@ -8,22 +8,22 @@ the daemon comes back, so there is one code path to trust.
 
 Only this process's containers, and those of its dead predecessors on this host, are acted
 on; a same-named agent process elsewhere keeps its own unless it neglects them
-(``ownership``).
+(``ownership``). Their output is the streamer's (``streaming``): the supervisor has it ship
+the last of a run's output before recording the run's outcome.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from dockyard.domain.agent.health import AgentHealth
 from dockyard.domain.agent.heartbeats import Heartbeats
-from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, FLOW_RUN_NAME, INSTANCE, SHIP_LOGS, TIMEOUT
-from dockyard.domain.agent.model import FlowRun, RunLog, RunStatus, StateUpdate
-from dockyard.domain.agent.outbox import RunLogOutbox
+from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, INSTANCE, timeout_of
+from dockyard.domain.agent.model import RunLog, RunStatus, StateUpdate
+from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.outcomes import (
     Decision,
     Observation,
@@ -33,15 +33,15 @@ from dockyard.domain.agent.outcomes import (
     final_state_name,
     outcome_message,
 )
-from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter, RunLogShipper, split_timestamp
 from dockyard.domain.agent.ownership import Owner, Standing, Takeover, awaits_its_owner, container_standing
-from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker
+from dockyard.domain.agent.runtime_state import ContainerState
+from dockyard.domain.agent.streaming import OutputStreamer
+from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun, Tracker, running_container
 from dockyard.domain.errors import DockyardError, RuntimeUnavailable
 from dockyard.domain.states import FINISHED_STATES, SCHEDULED_STATES, state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
-from dockyard.ports.container_runtime import ContainerRuntime, ContainerState
-from dockyard.ports.output import FlowOutput
+from dockyard.ports.container_runtime import ContainerRuntime
 
 log = logging.getLogger("dockyard.agent")
 
@@ -53,23 +53,12 @@ class SupervisionSettings:
     agent_name: str
     keep_containers: bool = False
     cancel_grace: float = 30.0
-    show_flow_logs: bool = False
-    max_log_bytes: int = 1_000_000
     # How often the backend is asked about runs whose containers are simply running (to
     # notice cancels); ended, created and unknown containers are looked up every pass.
     status_interval: float = 3.0
     # How long another process's container may wait for an action of its owner before this
     # process takes it for dead and the container over (``ownership``).
     takeover_grace: float = 150.0
-
-
-@dataclass
-class _Stream:
-    """One container's output being followed."""
-
-    shipper: RunLogShipper | None
-    position: datetime | None  # the instant of the last line read (or where reading resumed)
-    thread: threading.Thread | None = None
 
 
 @dataclass(frozen=True)
@@ -90,9 +79,9 @@ class Supervisor:
         tracker: Tracker,
         health: AgentHealth,
         settings: SupervisionSettings,
-        output: FlowOutput | None = None,
+        streamer: OutputStreamer,
+        outbox: Outbox,
         on_capacity_freed: Callable[[], None] = lambda: None,
-        outbox: RunLogOutbox | None = None,
     ) -> None:
         self._backend = backend
         self._runtime = runtime
@@ -100,28 +89,19 @@ class Supervisor:
         self._tracker = tracker
         self._health = health
         self._settings = settings
-        self._output = output
+        self._streamer = streamer  # output is shipped before outcomes are recorded
+        self._outbox = outbox  # outcome logs go out before the outcomes
         self._on_capacity_freed = on_capacity_freed
         self._owner: Owner | None = None
         self._takeover = Takeover(settings.takeover_grace)
-        self._streams: dict[str, _Stream] = {}
         self._kept: set[str] = set()  # settled containers kept for debugging (--keep-containers)
-        self._unwritten_failures: dict[str, tuple[FlowRun, str]] = {}
         self._outcome_logged: set[str] = set()  # containers whose outcome log is queued
         self._last_full_check: float | None = None
-        self.outbox = outbox or RunLogOutbox(backend.write_run_logs)
         self._heartbeats = Heartbeats(backend, clock)
-        self._closed = threading.Event()
-        self._lock = threading.Lock()
 
     def act_for(self, owner: Owner) -> None:
         """Whose containers this supervisor looks after: set once the agent has its lease."""
         self._owner = owner
-
-    def close(self) -> None:
-        """Stop following output: the agent is going away, and the next one to start
-        resumes where the backend's logs end."""
-        self._closed.set()
 
     # -- the reconcile pass -------------------------------------------------------------
 
@@ -180,9 +160,6 @@ class Supervisor:
         if answered and full_check:
             for run_id in watched - set(by_run):
                 self._container_vanished(tracked[run_id], statuses.get(run_id))
-        self.outbox.flush()
-        self._flush_shippers()
-        self._retry_unwritten_failures()
 
     def _by_owner(
         self, listed: dict[str, ContainerState], now: float
@@ -252,18 +229,10 @@ class Supervisor:
         started_at = self._clock.monotonic()
         if container.started_at is not None:
             started_at -= max(0.0, (self._clock.now() - container.started_at).total_seconds())
-        tracked = TrackedRun(
-            run_id=run_id,
-            run_name=container.labels.get(FLOW_RUN_NAME, run_id),
-            phase=Phase.RUNNING,
-            container_id=container.id,
-            started_at=started_at,
-            timeout=_float_or_none(container.labels.get(TIMEOUT)),
-            ship_logs=container.labels.get(SHIP_LOGS) == "true",
-        )
+        tracked = running_container(container, started_at=started_at)
         self._tracker.track(tracked)
         log.info("Adopted running container %s of flow run %s", container.id[:12], run_id)
-        self.follow_output(tracked, resume=True)
+        self._streamer.follow(tracked, resume=True)
 
     def _stop(self, container: ContainerState, run_id: str, reason: StopReason) -> None:
         self._tracker.update(run_id, phase=Phase.STOPPING, stop_reason=reason)
@@ -285,7 +254,7 @@ class Supervisor:
     ) -> _Settlement:
         """What recording this container's outcome takes: its output first (so shipped
         logs come before the final state), then the state and the log to write."""
-        self._finish_output(run_id, container)
+        self._streamer.finish(run_id, container)
         if outcome is Outcome.REQUEUED:
             log.info("Flow run %s was rescheduled; its container %s ends here", run_id, container.id[:12])
         if outcome in (Outcome.ALREADY_FINAL, Outcome.REQUEUED):
@@ -293,7 +262,7 @@ class Supervisor:
         tracked = self._tracker.get(run_id)
         failed = outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
         tail = self._tail(container.id) if failed else ""  # only failures show their last lines
-        timeout = tracked.timeout if tracked else _float_or_none(container.labels.get(TIMEOUT))
+        timeout = tracked.timeout if tracked else timeout_of(container.labels)
         message = outcome_message(outcome, container, tail=tail, timeout=timeout)
         state = final_state_name(outcome) or "Failed"
         entry = RunLog(
@@ -309,9 +278,9 @@ class Supervisor:
         it is the only record of it."""
         for item in settlements:
             if item.log is not None and item.container_id not in self._outcome_logged:
-                self.outbox.put(item.log)
+                self._outbox.put_log(item.log)
                 self._outcome_logged.add(item.container_id)
-        self.outbox.flush()
+        self._outbox.flush()
         updates = [item.update for item in settlements if item.update is not None]
         recorded = {item.run_id for item in settlements if item.update is None}
         try:
@@ -373,7 +342,7 @@ class Supervisor:
             except DockyardError as exc:
                 log.warning("Could not mark flow run %s Failed: %s", tracked.run_id, exc)
                 return
-        self._finish_output(tracked.run_id)
+        self._streamer.finish(tracked.run_id)
         self._tracker.release(tracked.run_id)
         self._on_capacity_freed()
 
@@ -383,154 +352,3 @@ class Supervisor:
         except DockyardError:
             return ""
         return raw.decode("utf-8", "replace").rstrip()
-
-    # -- failures the deployer could not write -------------------------------------------
-
-    def remember_unwritten_failure(self, run: FlowRun, message: str) -> None:
-        with self._lock:
-            self._unwritten_failures[run.id] = (run, message)
-
-    def _retry_unwritten_failures(self) -> None:
-        with self._lock:
-            pending = list(self._unwritten_failures.values())
-        for run, message in pending:
-            try:
-                self._backend.set_flow_run_state(run.id, run.version, state_document("Failed", message))
-            except DockyardError:
-                return  # backend still away; try again next pass
-            with self._lock:
-                self._unwritten_failures.pop(run.id, None)
-
-    # -- container output -----------------------------------------------------------------
-
-    def follow_output(self, tracked: TrackedRun, *, resume: bool = False) -> None:
-        """Stream a running container's output to stdout and/or the backend, as configured.
-        ``resume``: the container was adopted after a restart, so output shipped before it
-        is not shipped again."""
-        wants_stdout = self._settings.show_flow_logs and self._output is not None
-        if not (wants_stdout or tracked.ship_logs) or tracked.container_id is None:
-            return
-        since = self._shipped_until(tracked.run_id) if resume and tracked.ship_logs else None
-        with self._lock:
-            current = self._streams.get(tracked.run_id)
-            if current is not None and current.thread is not None and current.thread.is_alive():
-                return
-            shipper = self._shipper(tracked.run_id) if tracked.ship_logs else None
-            stream = _Stream(shipper=shipper, position=since)
-            stream.thread = threading.Thread(
-                target=self._stream,
-                args=(tracked, stream, wants_stdout, since),
-                name=f"output-{tracked.run_id[:8]}",
-                daemon=True,
-            )
-            self._streams[tracked.run_id] = stream
-        stream.thread.start()
-
-    def _shipper(self, run_id: str) -> RunLogShipper:
-        return RunLogShipper(run_id, self._write_logs_or_raise, max_bytes=self._settings.max_log_bytes)
-
-    def _shipped_until(self, run_id: str) -> datetime | None:
-        try:
-            return self._backend.last_log_time(run_id, CONTAINER_LOG_NAME)
-        except DockyardError as exc:
-            log.warning("Could not tell how much output of run %s was shipped; resending it: %s", run_id, exc)
-            return None
-
-    def _stream(self, tracked: TrackedRun, stream: _Stream, to_stdout: bool, since: datetime | None) -> None:
-        assert tracked.container_id is not None
-        splitter = LineSplitter()
-
-        def emit(lines: list[str]) -> None:
-            for moment, line in _lines_after(lines, since):  # before: shipped before a restart
-                if to_stdout and self._output is not None:
-                    self._output.line(tracked.run_name, line)
-                if stream.shipper is not None:
-                    stream.shipper.add(line, moment)
-                stream.position = moment or stream.position
-
-        try:
-            # Docker's timestamps date each line, so a restarted agent knows where to resume.
-            for chunk in self._runtime.follow_logs(tracked.container_id, timestamps=True, since=since):
-                if self._closed.is_set():
-                    return
-                emit(splitter.feed(chunk))
-        except DockyardError as exc:
-            log.debug("Output stream of flow run %s ended: %s", tracked.run_id, exc)
-        finally:
-            if not self._closed.is_set():
-                emit(splitter.flush())
-            if stream.shipper is not None:
-                stream.shipper.flush()
-
-    def _finish_output(self, run_id: str, ended: ContainerState | None = None) -> None:
-        """Ship the last of a run's output before its outcome is recorded: what its stream
-        still holds, then, for an ``ended`` container whose output is shipped, what no stream
-        of this process read (it ended while the agent was down, or its stream broke off)."""
-        with self._lock:
-            stream = self._streams.pop(run_id, None)
-        if stream is not None:
-            if stream.thread is not None:
-                stream.thread.join(timeout=5.0)  # the container has ended, so its stream ends promptly
-            if stream.shipper is not None:
-                _flush(stream.shipper)
-        if ended is not None and ended.labels.get(SHIP_LOGS) == "true":
-            self._catch_up(run_id, ended.id, stream)
-
-    def _catch_up(self, run_id: str, container_id: str, stream: _Stream | None) -> None:
-        if stream is not None:
-            since = stream.position  # None: this process read from the start, and nothing yet
-        else:
-            try:
-                since = self._backend.last_log_time(run_id, CONTAINER_LOG_NAME)
-            except DockyardError as exc:
-                log.warning("Could not tell how much output of run %s was shipped: %s", run_id, exc)
-                return
-        shipper, splitter, found = self._shipper(run_id), LineSplitter(), 0
-        try:
-            for chunk in self._runtime.follow_logs(container_id, timestamps=True, since=since):
-                for moment, line in _lines_after(splitter.feed(chunk), since):
-                    shipper.add(line, moment)
-                    found += 1
-            for moment, line in _lines_after(splitter.flush(), since):
-                shipper.add(line, moment)
-                found += 1
-        except DockyardError as exc:
-            log.warning("Could not read the rest of the output of flow run %s: %s", run_id, exc)
-        if found:
-            log.info("Shipping %d line(s) of flow run %s that no output stream had read", found, run_id)
-        if not _flush(shipper):
-            log.warning("Could not ship the rest of the output of flow run %s", run_id)
-
-    def _flush_shippers(self) -> None:
-        with self._lock:
-            shippers = [stream.shipper for stream in self._streams.values() if stream.shipper is not None]
-        for shipper in shippers:
-            shipper.flush()
-
-    def _write_logs_or_raise(self, logs: Sequence[RunLog]) -> None:
-        self._backend.write_run_logs(list(logs))
-
-    @property
-    def active_streams(self) -> int:
-        with self._lock:
-            threads = [stream.thread for stream in self._streams.values()]
-        return sum(1 for thread in threads if thread is not None and thread.is_alive())
-
-
-def _lines_after(stamped: list[str], since: datetime | None) -> Iterator[tuple[datetime | None, str]]:
-    """Docker's timestamped lines as (instant, text), without those from ``since`` or before."""
-    for text in stamped:
-        moment, line = split_timestamp(text)
-        if since is None or moment is None or moment > since:
-            yield moment, line
-
-
-def _flush(shipper: RunLogShipper, attempts: int = 3) -> bool:
-    return any(shipper.flush() for _ in range(attempts))
-
-
-def _float_or_none(value: object) -> float | None:
-    try:
-        return float(str(value)) if value not in (None, "") else None
-    except ValueError:
-        return None

@@ -12,6 +12,9 @@ import threading
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from dockyard.domain.agent.labels import FLOW_RUN_ID, FLOW_RUN_NAME, ships_logs, timeout_of
+from dockyard.domain.agent.runtime_state import ContainerState
+
 
 class Phase(Enum):
     DEPLOYING = "deploying"  # claimed; container not started yet
@@ -36,6 +39,21 @@ class TrackedRun:
     ship_logs: bool = False
     stop_reason: StopReason | None = None
     outcome_logged: bool = False  # the failure tail went to the backend already
+
+
+def running_container(container: ContainerState, *, started_at: float) -> TrackedRun:
+    """A running container's run as its labels tell it: what a restarted agent (or one
+    taking a container over) knows of a run it did not deploy itself."""
+    run_id = container.labels.get(FLOW_RUN_ID, "")
+    return TrackedRun(
+        run_id=run_id,
+        run_name=container.labels.get(FLOW_RUN_NAME, run_id),
+        phase=Phase.RUNNING,
+        container_id=container.id,
+        started_at=started_at,
+        timeout=timeout_of(container.labels),
+        ship_logs=ships_logs(container.labels),
+    )
 
 
 class Tracker:

@@ -4,10 +4,10 @@ here, once, before the agent takes a run, as a ``ConfigurationError`` with a cle
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from dockyard.domain.agent.config import AgentConfig, RunPolicy
 from dockyard.domain.agent.environment import url_host
-from dockyard.domain.agent.image_policy import parse_image_pattern, parse_registry_entry
 from dockyard.domain.agent.networks import NETWORK_NAME, validate_networks
 from dockyard.domain.agent.run_config import env_key, env_value
 from dockyard.domain.agent.volumes import is_absolute, parse_volume_specs
@@ -17,6 +17,21 @@ LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 _CAPABILITY = re.compile(r"(?:CAP_)?[A-Z][A-Z0-9_]*", re.IGNORECASE)
 
 
+def for_daemon(config: AgentConfig, host_os: str) -> AgentConfig:
+    """The settings as the Docker daemon's host reads them: they were read for this
+    machine's OS, and the daemon's may differ (a remote Windows daemon), so volume specs are
+    read again for it, and everything is checked against it. Raises ``ConfigurationError``."""
+    volumes = parse_volume_specs(
+        [mount.spec for mount in config.volumes],
+        host_os=host_os,
+        working_dir=config.working_dir,
+        home_dir=config.home_dir,
+    )
+    adapted = replace(config, volumes=volumes)
+    validate_agent_config(adapted, host_os=host_os)
+    return adapted
+
+
 def validate_agent_config(config: AgentConfig, *, host_os: str = "linux") -> None:
     """``host_os``: the Docker daemon's OS (``DaemonInfo.os_type``), which decides how
     volume specs and host paths read."""
@@ -24,8 +39,8 @@ def validate_agent_config(config: AgentConfig, *, host_os: str = "linux") -> Non
         raise ConfigurationError("the agent name must not be empty")
     if any(not label.strip() for label in config.labels):
         raise ConfigurationError("agent labels must not be empty")
-    if not re.match(r"https?://", config.api_url) or not url_host(config.api_url):
-        raise ConfigurationError(f"--api {config.api_url!r} is not an http(s) URL")
+    if not re.match(r"https?://", config.api) or not url_host(config.api):
+        raise ConfigurationError(f"--api {config.api!r} is not an http(s) URL")
     for key, value in config.env_vars.items():
         try:
             env_value(env_key(key), value)
@@ -37,14 +52,7 @@ def validate_agent_config(config: AgentConfig, *, host_os: str = "linux") -> Non
     ):
         if level not in LOG_LEVELS:
             raise ConfigurationError(f"{option} {level!r} is not one of {', '.join(sorted(LOG_LEVELS))}")
-    parse_volume_specs(
-        config.volumes, host_os=host_os, working_dir=config.working_dir, home_dir=config.home_dir
-    )
     validate_networks(config.networks)
-    for entry in config.reg_allow_list:
-        parse_registry_entry(entry)
-    for pattern in config.allow_images:
-        parse_image_pattern(pattern)
     for credentials in config.registry_credentials:
         if not credentials.registry or not credentials.username:
             raise ConfigurationError("registry credentials need a registry and a username")

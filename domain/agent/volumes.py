@@ -23,7 +23,7 @@ import ntpath
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.domain.errors import InvalidVolumeSpec
 
@@ -46,6 +46,8 @@ class Mount:
     target: str  # absolute container path
     mode: str = "rw"
     named: bool = False
+    # The text it was read from (to read it again for another host OS); not what it is.
+    spec: str = field(default="", compare=False)
 
     @property
     def bind(self) -> str:
@@ -103,7 +105,8 @@ def parse_volume_spec(
     target = posix_normpath(internal)
     if target == "/":
         raise InvalidVolumeSpec(f"volume spec {text!r}: cannot mount over the container's /")
-    return Mount(source=source, target=target, mode=validate_mode(mode, named=named, spec=text), named=named)
+    mode = validate_mode(mode, named=named, spec=text)
+    return Mount(source=source, target=target, mode=mode, named=named, spec=text)
 
 
 def _split_unix(text: str) -> tuple[str, str | None, str | None]:

@@ -15,53 +15,10 @@ from typing import Any
 import pytest
 
 from support.prefect_client import HOSTNAME_LABEL, prefect_env, run_prefect, run_python
+from support.prefect_flows import local_mapped_flow, register_and_run
 from support.server_process import ServerProcess, dockyard_server
 
 __all__ = ["dockyard_server"]
-
-FLOW_SOURCE = """
-from prefect import Flow, Parameter, task
-from prefect.run_configs import LocalRun
-from prefect.storage import Local
-
-
-@task
-def make_list(n):
-    return list(range(n))
-
-
-@task
-def inc(x):
-    return x + 1
-
-
-@task(task_run_name="total-{{xs}}")
-def total(xs):
-    if sum(xs) == FAIL_AT:
-        raise ValueError("the total is unlucky")
-    return sum(xs)
-
-
-FAIL_AT = {fail_at}
-
-with Flow("{name}", storage=Local(path=__file__, stored_as_script=True),
-          run_config=LocalRun(labels=["compat"])) as flow:
-    n = Parameter("n", default=3)
-    total(inc.map(make_list(n)))
-"""
-
-REGISTER_AND_RUN = """
-import importlib.util, json, sys
-from prefect import Client
-spec = importlib.util.spec_from_file_location("compat_flow", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-client = Client()
-client.create_project("compat")
-flow_id = module.flow.register(project_name="compat")
-run_id = client.create_flow_run(flow_id=flow_id, parameters={"n": int(sys.argv[2])})
-print(json.dumps({"flow_id": flow_id, "run_id": run_id}))
-"""
 
 CREATE_RUN = """
 import json, sys
@@ -95,7 +52,7 @@ query($id: uuid!) {
 
 def _write_flow(directory: Path, name: str, fail_at: int = -1) -> Path:
     path = directory / f"{name}.py"
-    path.write_text(FLOW_SOURCE.format(name=name, fail_at=fail_at))
+    path.write_text(local_mapped_flow(name, fail_at=fail_at))
     return path
 
 
@@ -123,7 +80,7 @@ def test_flow_register_agent_and_flow_runner_reach_success(
 ) -> None:
     env = prefect_env(dockyard_server.url, tmp_path / "home")
     flow_file = _write_flow(tmp_path, "compat-flow")
-    ids = json.loads(run_python(REGISTER_AND_RUN, env, str(flow_file), "3").strip().splitlines()[-1])
+    ids = register_and_run(flow_file, env, project="compat", parameters={"n": 3})
 
     _run_agent(env)
     run = _wait_finished(dockyard_server, ids["run_id"])
@@ -172,7 +129,7 @@ def test_failing_flow_ends_failed_with_its_error_in_the_logs(
 ) -> None:
     env = prefect_env(dockyard_server.url, tmp_path / "home")
     flow_file = _write_flow(tmp_path, "failing-flow", fail_at=3)  # n=2: 1 + 2 = 3
-    ids = json.loads(run_python(REGISTER_AND_RUN, env, str(flow_file), "2").strip().splitlines()[-1])
+    ids = register_and_run(flow_file, env, project="compat", parameters={"n": 2})
 
     _run_agent(env)
     run = _wait_finished(dockyard_server, ids["run_id"])

@@ -32,7 +32,7 @@ def test_prefect_1_reads_the_backend_variables_the_same_way(tmp_path: Path) -> N
     # no user or backend config files: only the variables and Prefect's defaults count
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     prefect = json.loads(run_python(PREFECT_API, env, json.dumps(cases)).strip().splitlines()[-1])
-    dockyard = [resolve_agent_config({}, environ=environ).api_url for environ in cases]
+    dockyard = [resolve_agent_config({}, environ=environ).api for environ in cases]
     for environ, expected, prefects, ours in zip(
         cases, [api for _, api in API_URLS], prefect, dockyard, strict=True
     ):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import sys
 import time
@@ -18,7 +17,8 @@ import pytest
 from support.agent_process import AgentProcess, wait_until
 from support.docker_env import SESSION_LABELS
 from support.dockyard_cli import dockyard_run
-from support.prefect_client import prefect_env, run_python
+from support.prefect_client import prefect_env
+from support.prefect_flows import docker_mapped_flow, register_and_run
 from support.server_process import ServerProcess, running_server
 
 DOCKYARD = Path(sys.executable).parent / "dockyard"
@@ -91,48 +91,6 @@ def test_a_run_becomes_a_container_with_the_agents_env_labels_mounts_and_network
             docker_client.volumes.get(volume).remove(force=True)
 
 
-FLOW_SOURCE = """
-from prefect import Flow, Parameter, task
-from prefect.run_configs import DockerRun
-from prefect.storage import Local
-
-
-@task
-def make_list(n):
-    return list(range(n))
-
-
-@task
-def inc(x):
-    return x + 1
-
-
-@task(log_stdout=True)
-def total(xs):
-    print(f"the total is {sum(xs)}")
-    return sum(xs)
-
-
-with Flow("{name}", storage=Local(path="/flows/flow.py", stored_as_script=True, add_default_labels=False),
-          run_config=DockerRun(image="dockyard-test/prefect:1.4.1", labels=["{label}"])) as flow:
-    n = Parameter("n", default=3)
-    total(inc.map(make_list(n)))
-"""
-
-REGISTER_AND_RUN = """
-import importlib.util, json, sys
-from prefect import Client
-spec = importlib.util.spec_from_file_location("e2e_flow", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-client = Client()
-client.create_project("e2e")
-flow_id = module.flow.register(project_name="e2e", no_url=True)
-run_id = client.create_flow_run(flow_id=flow_id, parameters={"n": 4})
-print(json.dumps({"flow_id": flow_id, "run_id": run_id}))
-"""
-
-
 def test_a_real_prefect_flow_runs_to_success_in_the_prefect_image(
     server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
     test_image: Any,
@@ -141,9 +99,9 @@ def test_a_real_prefect_flow_runs_to_success_in_the_prefect_image(
     label = f"e2e-{uuid.uuid4().hex[:8]}"
     flows = tmp_path / "flows"
     flows.mkdir()
-    (flows / "flow.py").write_text(FLOW_SOURCE.replace("{name}", "e2e-flow").replace("{label}", label))
+    (flows / "flow.py").write_text(docker_mapped_flow("e2e-flow", label=label))
     env = prefect_env(server.url, tmp_path / "home")
-    ids = json.loads(run_python(REGISTER_AND_RUN, env, str(flows / "flow.py")).strip().splitlines()[-1])
+    ids = register_and_run(flows / "flow.py", env, project="e2e", parameters={"n": 4})
 
     agent = AgentProcess(
         server.url, log_dir=tmp_path, args=["--label", label, "--no-pull", "--volume", f"{flows}:/flows:ro"]

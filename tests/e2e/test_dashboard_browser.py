@@ -314,7 +314,10 @@ def test_flows_agents_and_activity_pages_and_prefects_links(
             {"name": "greeting", "default": "hi", "required": False},
             {"name": "count", "default": None, "required": True},
         ],
-        "schedule": {"type": "Schedule", "clocks": [{"type": "IntervalClock", "interval": 86_400_000_000}]},
+        # A schedule must give every required parameter a value to be turned on.
+        "schedule": {"type": "Schedule", "clocks": [
+            {"type": "IntervalClock", "interval": 86_400_000_000, "parameter_defaults": {"count": 1}}
+        ]},
         "run_config": {"type": "DockerRun", "image": image, "command": "echo started-from-dashboard",
                        "labels": [label], "__version__": "1.4.1"},
     }  # fmt: skip

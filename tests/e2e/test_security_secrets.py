@@ -25,40 +25,12 @@ import pytest
 import requests
 
 from support.agent_process import DOCKYARD, AgentProcess
-from support.prefect_client import prefect_env, run_python
+from support.prefect_client import prefect_env
+from support.prefect_flows import docker_greeting_flow, register_and_run
 from support.server_process import ServerProcess, running_server
 
 KEY = f"dyk-{uuid.uuid4().hex}"
 FINAL = ("Success", "Failed", "Cancelled")
-
-FLOW_SOURCE = """
-from prefect import Flow, task
-from prefect.run_configs import DockerRun
-from prefect.storage import Local
-
-
-@task(log_stdout=True)
-def greet():
-    print("authenticated flow ran")
-
-
-storage = Local(path="/flows/flow.py", stored_as_script=True, add_default_labels=False)
-run_config = DockerRun(image="dockyard-test/prefect:1.4.1", labels=["{label}"])
-with Flow("secret-flow", storage=storage, run_config=run_config) as flow:
-    greet()
-"""
-
-REGISTER_AND_RUN = """
-import importlib.util, json, sys
-from prefect import Client
-spec = importlib.util.spec_from_file_location("secret_flow", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-client = Client()
-client.create_project("secrets")
-flow_id = module.flow.register(project_name="secrets", no_url=True)
-print(json.dumps({"run_id": client.create_flow_run(flow_id=flow_id)}))
-"""
 
 
 @pytest.fixture
@@ -99,11 +71,11 @@ def test_the_api_key_reaches_the_flow_runner_and_nowhere_it_should_not(
     label = f"secret-{uuid.uuid4().hex[:8]}"
     flows = tmp_path / "flows"
     flows.mkdir()
-    (flows / "flow.py").write_text(FLOW_SOURCE.replace("{label}", label))
-    prefect = {**prefect_env(server.url, tmp_path / "home"), "PREFECT__CLOUD__API_KEY": KEY}
-    flow_run = json.loads(
-        run_python(REGISTER_AND_RUN, prefect, str(flows / "flow.py")).strip().splitlines()[-1]
+    (flows / "flow.py").write_text(
+        docker_greeting_flow("secret-flow", label=label, message="authenticated flow ran")
     )
+    prefect = {**prefect_env(server.url, tmp_path / "home"), "PREFECT__CLOUD__API_KEY": KEY}
+    flow_run = register_and_run(flows / "flow.py", prefect, project="secrets")
 
     agent = AgentProcess(
         server.url, log_dir=tmp_path,

@@ -54,7 +54,7 @@ def test_a_cert_path_without_certificates_is_a_configuration_error(tmp_path: Pat
         "DOCKER_CERT_PATH": str(tmp_path),
     }
 
-    with pytest.raises(ConfigurationError, match=f"not found: {tmp_path}"):
+    with pytest.raises(ConfigurationError, match=f"TLS files in {tmp_path} are not usable"):
         build_docker_client(None, 10, environ=environ)
 
 
@@ -110,3 +110,17 @@ def test_an_agent_built_while_the_daemon_is_away_works_once_it_is_back(
 
     with pytest.raises(RuntimeUnavailable, match="not reachable"):
         runtime.ping()
+
+
+def test_every_request_on_the_socket_shares_one_connection_pool() -> None:
+    client = build_docker_client("unix:///var/run/docker.sock", 10)
+    try:
+        first = client.api.get_adapter("http+docker://localhost/v1.41/containers/a/start")
+        second = client.api.get_adapter("http+docker://localhost/v1.41/containers/b/json")
+        assert first is second
+        pool = first.get_connection("http+docker://localhost/v1.41/containers/a/start")
+        assert pool is first.get_connection("http+docker://localhost/v1.41/containers/b/json")
+        assert pool.socket_path == "/var/run/docker.sock"
+        assert client.api.trust_env is False
+    finally:
+        client.close()

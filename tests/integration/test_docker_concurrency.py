@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.adapters.docker_client import build_docker_client
 from dockyard.adapters.docker_runtime import DockerContainerRuntime
-from dockyard.ports.container_runtime import ContainerState
+from dockyard.domain.agent.runtime_state import ContainerState
 from support.containers import CASE_LABEL, Case, case_on
 
 THREADS = 20

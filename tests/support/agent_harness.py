@@ -1,4 +1,5 @@
-"""Run the Agent use case on fakes, in a background thread, and wait for outcomes."""
+"""Run the Agent use case on fakes (and the real planner), in a background thread, and wait
+for outcomes."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from dockyard.domain.agent import labels as L
-from dockyard.domain.agent.agent import Agent, AgentIdentity
+from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
-from dockyard.domain.agent.deploy import DeploySteps
-from dockyard.domain.agent.model import ContainerPlan, FlowRun
-from dockyard.domain.errors import RunRefused
-from support.fakes import FakeBackend, FakeClock, FakeLeases, FakeOutput, FakeRuntime
+from support.clock import AGENT_START, FakeClock
+from support.fakes import FakeBackend, FakeLeases, FakeOutput, FakeRuntime
 
 DEFAULT_IMAGE = "dockyard-test/busybox:1"
 
@@ -29,45 +27,6 @@ def wait_for(condition: Callable[[], object], timeout: float = 5.0, what: str = 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def simple_steps(config: AgentConfig, runtime: FakeRuntime) -> Callable[[AgentIdentity], DeploySteps]:
-    """A stand-in planner: enough of a container body for supervision to work with."""
-
-    def factory(identity: AgentIdentity) -> DeploySteps:
-        def plan(run: FlowRun) -> ContainerPlan:
-            rc: dict[str, Any] = dict(run.run_config or {})
-            if rc.get("refuse"):  # lets a test stand for any planning refusal
-                raise RunRefused(str(rc["refuse"]))
-            labels = {
-                L.FLOW_RUN_ID: run.id,
-                L.AGENT: config.name,
-                L.AGENT_ID: identity.agent_id,
-                L.FLOW_RUN_NAME: run.name,
-                L.MANAGED: "true",
-                L.INSTANCE: identity.owner.instance,
-                L.LEASE: identity.owner.lease,
-            }
-            if rc.get("timeout") or config.run_timeout:
-                labels[L.TIMEOUT] = str(rc.get("timeout") or config.run_timeout)
-            if rc.get("command"):
-                labels[L.SHIP_LOGS] = "true"
-            image = rc.get("image", DEFAULT_IMAGE)
-            return ContainerPlan(
-                name=run.name, image=image, pull=True, create_volumes=(), connect_networks=(),
-                body={"Image": image, "Labels": labels},
-            )  # fmt: skip
-
-        return DeploySteps(
-            plan=plan,
-            pull_first=lambda plan: False,
-            pull_missing=lambda plan: runtime.pull_image(plan.image) and None,
-            pull=lambda image: runtime.pull_image(image) and None,
-            names=lambda name: [name, *(f"{name}-{i}" for i in range(1, 10))],
-            agent_name=config.name,
-        )
-
-    return factory
-
-
 class Harness:
     """An agent on fakes. Harnesses sharing ``leases`` stand for agents on one host; the
     default, a FakeLeases of its own, for an agent on a host of its own."""
@@ -78,7 +37,7 @@ class Harness:
         self.config = config or AgentConfig(name="test-agent")
         self.backend = backend or FakeBackend()
         self.runtime = runtime or FakeRuntime(images=[DEFAULT_IMAGE])
-        self.clock = clock or FakeClock()
+        self.clock = clock or FakeClock(AGENT_START, real_time=True)
         self.leases = leases or FakeLeases()
         self.output = FakeOutput()
         self.agent: Agent | None = None
@@ -96,7 +55,6 @@ class Harness:
             runtime=self.runtime,
             clock=self.clock,
             leases=self.leases,
-            steps_factory=simple_steps(self.config, self.runtime),
             output=self.output,
             tick_interval=0.02,
             workers=self.workers,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,6 +11,7 @@ from typing import Any
 
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.agent.model import FlowInfo, FlowRun, RunLog, RunStatus, StateUpdate, TaskRunInfo
+from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo
 from dockyard.domain.errors import (
     AgentNameInUse,
     BackendUnavailable,
@@ -22,26 +22,6 @@ from dockyard.domain.errors import (
 )
 from dockyard.domain.states import SCHEDULED_STATES, state_document
 from dockyard.ports.agent_lease import Lease
-from dockyard.ports.container_runtime import ContainerState, DaemonInfo, ImageInfo
-
-
-class FakeClock:
-    """Wall time starts at a fixed date; both clocks run with real time, and ``advance``
-    jumps them ahead (a run's time limit, say) without waiting."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._start = start or datetime(2026, 1, 1, tzinfo=UTC)
-        self._origin = time.monotonic()
-        self._offset = 0.0
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.monotonic() - self._origin)
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        self._offset += seconds
 
 
 @dataclass
@@ -145,9 +125,6 @@ class FakeBackend:
 
     def hello(self) -> None:
         self._check()
-
-    def tenant_id(self) -> str:
-        return "tenant-1"
 
     def runs_in_queue(self, *, labels: Sequence[str], before: datetime) -> list[str]:
         self._check()
@@ -289,10 +266,6 @@ class FakeRuntime:
     def ping(self) -> DaemonInfo:
         self._check()
         return self.daemon
-
-    def inspect_image(self, reference: str) -> ImageInfo | None:
-        self._check()
-        return ImageInfo(id="sha256:" + reference) if reference in self.images else None
 
     def pull_image(self, reference: str, credentials: RegistryCredentials | None = None) -> ImageInfo:
         self._check()

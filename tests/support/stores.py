@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,27 +12,10 @@ from dockyard.adapters.sqlite import SqliteRunStore
 from dockyard.domain.server.context import Dependencies
 from dockyard.domain.server.service import ServerService
 from dockyard.ports.run_store import RunStore
+from support.clock import START, FakeClock
 from support.fake_run_store import FakeRunStore
 
-START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-@dataclass
-class FakeClock:
-    """A clock that moves only when told (``advance``) or by a tick per reading."""
-
-    moment: datetime = START
-    tick: timedelta = field(default=timedelta(microseconds=1))
-
-    def now(self) -> datetime:
-        self.moment += self.tick
-        return self.moment
-
-    def monotonic(self) -> float:
-        return self.moment.timestamp()
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
+__all__ = ["START", "FakeClock", "make_store", "service_on", "store"]
 
 
 def make_store(kind: str, directory: Path) -> RunStore:

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from dockyard.adapters.agent_api import AgentApiServer, parse_agent_address
+from dockyard.adapters.agent_api import AgentApiServer
 from dockyard.domain.agent.health import HealthReport
-from dockyard.domain.errors import ConfigurationError
 
 
 class State:
@@ -22,7 +21,7 @@ class State:
 @pytest.fixture
 def api() -> Iterator[tuple[str, State]]:
     state = State()
-    server = AgentApiServer("127.0.0.1:0", health=lambda: state.report, poke=state.poked.set)
+    server = AgentApiServer("127.0.0.1", 0, health=lambda: state.report, poke=state.poked.set)
     server.start()
     host, port = server.address
     try:
@@ -52,23 +51,3 @@ def test_other_methods_and_paths_are_refused(api: tuple[str, State]) -> None:
     assert requests.post(f"{url}/api/poke", timeout=5).status_code == 405
     assert not state.poked.is_set()
     assert requests.get(f"{url}/nope", timeout=5).status_code == 404
-
-
-@pytest.mark.parametrize(
-    ("address", "expected"),
-    [
-        ("http://127.0.0.1:8080", ("127.0.0.1", 8080)),
-        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
-        (":8080", ("127.0.0.1", 8080)),
-        ("http://:8080", ("127.0.0.1", 8080)),
-        ("http://0.0.0.0:9000", ("0.0.0.0", 9000)),
-    ],
-)
-def test_addresses_with_or_without_a_scheme(address: str, expected: tuple[str, int]) -> None:
-    assert parse_agent_address(address) == expected
-
-
-@pytest.mark.parametrize("address", ["127.0.0.1", "http://127.0.0.1", "http://127.0.0.1:notaport"])
-def test_an_address_without_a_usable_port_is_refused(address: str) -> None:
-    with pytest.raises(ConfigurationError, match="port"):
-        parse_agent_address(address)

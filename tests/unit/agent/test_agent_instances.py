@@ -13,7 +13,8 @@ from dockyard.domain.agent.labels import INSTANCE
 from dockyard.domain.agent.model import FlowRun
 from dockyard.domain.errors import AgentNameInUse
 from support.agent_harness import Harness, wait_for
-from support.fakes import FakeBackend, FakeClock, FakeRuntime
+from support.clock import AGENT_START, FakeClock
+from support.fakes import FakeBackend, FakeRuntime
 
 IMAGE = "dockyard-test/busybox:1"
 
@@ -66,9 +67,16 @@ def test_a_restart_on_the_same_host_knows_its_predecessor_and_stamps_a_new_insta
 
 
 def test_two_same_named_agents_on_two_hosts_run_every_run_once_and_ship_its_output_once() -> None:
-    backend, runtime, clock = RacingBackend(), FakeRuntime(images=[IMAGE]), FakeClock()
+    backend, runtime, clock = (
+        RacingBackend(),
+        FakeRuntime(images=[IMAGE]),
+        FakeClock(AGENT_START, real_time=True),
+    )
     hosts = [Harness(backend=backend, runtime=runtime, clock=clock) for _ in range(2)]  # a lease each
-    runs = [backend.add_run(name=f"run-{i}", run_config={"command": "work"}) for i in range(20)]
+    runs = [
+        backend.add_run(name=f"run-{i}", run_config={"type": "DockerRun", "command": "work"})
+        for i in range(20)
+    ]
     with hosts[0].running() as one, hosts[1].running() as two:
         wait_for(lambda: backend.polls >= 2, what="both agents to poll")
         for run_id in runs:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from dockyard.domain.agent.agent import Agent
-from support.agent_harness import Harness, simple_steps, wait_for
+from dockyard.domain.agent.polling import BACKOFF
+from support.agent_harness import DEFAULT_IMAGE, Harness, wait_for
+from support.clock import AGENT_START, FakeClock
 from support.fakes import FakeRuntime
 
 
@@ -116,13 +117,14 @@ def test_a_run_another_agent_submitted_first_is_skipped_quietly() -> None:
 
 def test_a_refused_run_fails_with_the_reason_and_leaves_nothing_behind() -> None:
     h = Harness()
-    reason = "image evil.example/x:1 is not allowed; --allow-image would allow it"
-    run_id = h.backend.add_run(run_config={"type": "DockerRun", "refuse": reason})
+    run_config = {"type": "DockerRun", "image": DEFAULT_IMAGE, "host_config": {"privileged": True}}
+    run_id = h.backend.add_run(run_config=run_config)
     with h.running():
         h.wait_state(run_id, "Failed")
-    assert h.backend.message_of(run_id) == reason
+    reason = h.backend.message_of(run_id)
+    assert "privileged" in reason and "--allow-privileged" in reason, reason
     assert reason in h.backend.logs_of(run_id)
-    assert h.runtime.containers == {}
+    assert h.runtime.containers == {} and h.runtime.pulled == [], "refused before Docker was asked anything"
 
 
 def test_a_start_failure_removes_the_created_container_and_fails_the_run() -> None:
@@ -138,16 +140,17 @@ def test_a_start_failure_removes_the_created_container_and_fails_the_run() -> No
 
 
 def test_an_idle_agent_starts_a_new_run_when_the_backend_signals_it() -> None:
-    h = Harness()
-    with h.running() as agent:
-        wait_for(lambda: agent.identity is not None)
-        # Idle until the poll loop is inside its 4 s wait (0.25 + 0.5 + 1 + 2 s have passed),
-        # then create a run: only the backend's signal can start it before that wait ends.
-        time.sleep(3.8)
+    # On a clock that moves only when told, the idle poll loop is walked through its backoff
+    # (0.5, 1, 2 s) into its 4 s wait, and left there: only the backend's signal can start a
+    # run before that wait ends.
+    h = Harness(clock=FakeClock(AGENT_START))
+    with h.running():
+        for seconds in BACKOFF[1:4]:
+            wait_for(lambda s=seconds: h.clock.waiting(s), what=f"the poll loop's {seconds}s wait")
+            h.clock.advance(seconds)
+        wait_for(lambda: h.clock.waiting(BACKOFF[4]), what="the poll loop's 4s wait")
         run_id = h.backend.add_run()
-        wait_for(
-            lambda: h.runtime.by_run(run_id) is not None, timeout=3.0, what="a start before the backoff ends"
-        )
+        wait_for(lambda: h.runtime.by_run(run_id) is not None, what="a start before the backoff ends")
 
 
 def test_without_notifications_the_agent_still_finds_runs_by_polling() -> None:
@@ -164,7 +167,7 @@ def test_max_polls_ends_the_agent_after_that_many_polls() -> None:
     run_id = h.backend.add_run()
     agent = Agent(
         config=h.config, backend=h.backend, runtime=h.runtime, clock=h.clock, leases=h.leases,
-        steps_factory=simple_steps(h.config, h.runtime), tick_interval=0.02,
+        tick_interval=0.02,
     )  # fmt: skip
     thread = threading.Thread(target=agent.start, daemon=True)
     thread.start()

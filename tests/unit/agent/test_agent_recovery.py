@@ -220,7 +220,7 @@ def test_output_a_broken_stream_missed_is_shipped_once_when_the_container_ends()
     with h.running() as agent:
         cid = h.container_of(run_id)
         h.runtime.containers[cid].output = b"early\n"
-        wait_for(lambda: agent.supervisor.active_streams == 0, what="the stream to break off")
+        wait_for(lambda: agent.streamer.active_streams == 0, what="the stream to break off")
         h.runtime.finish(cid, 0, output=b"late\n")
         h.wait_state(run_id, "Success")
     assert after_submission(h.backend.logs_of(run_id)) == ["early", "late", "Container exited with code 0."]

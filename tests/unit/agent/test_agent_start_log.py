@@ -11,7 +11,7 @@ from support.agent_harness import Harness, wait_for
 
 
 def test_the_agent_logs_the_api_url_it_registers_with(caplog: pytest.LogCaptureFixture) -> None:
-    h = Harness().with_config(api_url="http://backend.example:4311", name="logged")
+    h = Harness().with_config(api="http://backend.example:4311", name="logged")
     with caplog.at_level(logging.INFO, logger="dockyard.agent"), h.running():
         wait_for(
             lambda: any("Registration successful" in r.getMessage() for r in caplog.records),

@@ -25,9 +25,9 @@ def test_prefect_arguments_map_onto_the_agent_config(tmp_path: object) -> None:
     assert set(config.labels) == {"a", "b"}
     assert config.env_vars == {"K": "V=W"}
     assert config.max_polls == 5
-    assert config.log_to_cloud is False
+    assert config.send_flow_run_logs is False
     assert config.networks[:2] == ("net1", "net2")
-    assert config.api_url == "http://127.0.0.1:9999"
+    assert config.api == "http://127.0.0.1:9999"
     assert config.limit == 3, "options not given fall back to the environment"
 
 

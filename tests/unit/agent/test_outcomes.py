@@ -6,8 +6,8 @@ import pytest
 
 from dockyard.domain.agent.model import RunStatus
 from dockyard.domain.agent.outcomes import Observation, Outcome, Verb, decide, outcome_message
+from dockyard.domain.agent.runtime_state import ContainerState
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun
-from dockyard.ports.container_runtime import ContainerState
 
 
 def container(status: str = "running", exit_code: int | None = None, oom: bool = False) -> ContainerState:

@@ -1,4 +1,4 @@
-"""Container output to lines, and lines to batched, capped run logs."""
+"""Container output to lines, and one run's lines to batched, capped run logs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dockyard.domain.agent.model import RunLog
-from dockyard.domain.agent.output import LineSplitter, RunLogShipper
+from dockyard.domain.agent.output import CONTAINER_LOG_NAME, LineSplitter
+from dockyard.domain.agent.streaming import RunOutput
+from dockyard.domain.errors import BackendUnavailable
 
 
 @given(
@@ -47,32 +49,33 @@ class Sink:
 
     def __call__(self, logs: Sequence[RunLog]) -> None:
         if self.down:
-            raise RuntimeError("backend down")
+            raise BackendUnavailable("backend down")
         self.batches.append(list(logs))
 
 
-def test_shipper_batches_caps_and_notes_truncation() -> None:
+def test_run_output_batches_caps_and_notes_truncation() -> None:
     sink = Sink()
-    shipper = RunLogShipper("r1", sink, max_bytes=30, batch_lines=2)
+    output = RunOutput("r1", sink, max_bytes=30, batch_lines=2)
     for i in range(10):
-        shipper.add(f"line number {i}")  # 14 bytes + newline each
-    shipper.flush()
+        output.add(f"line number {i}")  # 14 bytes + newline each
+    output.flush()
     messages = [entry.message for batch in sink.batches for entry in batch]
     assert messages[:2] == ["line number 0", "line number 1"]
     assert len(messages) == 3 and "truncated" in messages[2]
-    assert shipper.truncated
+    assert output.truncated
     assert all(len(batch) <= 2 for batch in sink.batches)
+    assert {entry.name for batch in sink.batches for entry in batch} == {CONTAINER_LOG_NAME}
 
 
-def test_shipper_keeps_logs_when_the_backend_is_down() -> None:
+def test_run_output_keeps_logs_when_the_backend_is_down() -> None:
     sink = Sink()
-    shipper = RunLogShipper("r1", sink, batch_lines=100)
-    shipper.add("one")
+    output = RunOutput("r1", sink, batch_lines=100)
+    output.add("one")
     sink.down = True
-    assert shipper.flush() is False
-    shipper.add("two")
+    assert output.flush() is False
+    output.add("two")
     sink.down = False
-    assert shipper.flush() is True
+    assert output.flush() is True
     assert [e.message for e in sink.batches[0]] == ["one", "two"]
 
 

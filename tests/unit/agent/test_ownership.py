@@ -14,7 +14,7 @@ from dockyard.domain.agent.ownership import (
     claim_standing,
     container_standing,
 )
-from dockyard.ports.container_runtime import ContainerState
+from dockyard.domain.agent.runtime_state import ContainerState
 
 ME = Owner("agent", "daemon-1", instance="me", lease="this-host")
 

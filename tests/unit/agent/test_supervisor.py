@@ -8,12 +8,15 @@ from typing import Any
 from dockyard.domain.agent import labels as L
 from dockyard.domain.agent.health import AgentHealth
 from dockyard.domain.agent.model import TaskRunInfo
+from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.ownership import Owner
+from dockyard.domain.agent.streaming import OutputStreamer
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Phase, TrackedRun, Tracker
 from dockyard.domain.errors import BackendError
 from support.agent_harness import wait_for
-from support.fakes import FakeBackend, FakeClock, FakeRuntime
+from support.clock import FakeClock
+from support.fakes import FakeBackend, FakeRuntime
 
 IMAGE = "dockyard-test/busybox:1"
 OWNER = Owner("a", "daemon-1", instance="instance-1", lease="lease-1")
@@ -35,6 +38,7 @@ class Rig:
         self.supervisor = Supervisor(
             backend=self.backend, runtime=self.runtime, clock=self.clock, tracker=self.tracker,
             health=AgentHealth(), settings=SupervisionSettings(agent_name="a", status_interval=3.0),
+            streamer=OutputStreamer(backend=self.backend, runtime=self.runtime), outbox=Outbox(self.backend),
         )  # fmt: skip
         self.supervisor.act_for(OWNER)
 

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 from click.testing import CliRunner, Result
 
-from dockyard.entrypoints.agent_options import agent_options, agent_overrides
 from dockyard.entrypoints.cli import cli
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("PREFECT__", "DOCKYARD_AGENT_")):
-            monkeypatch.delenv(name)
-    yield
+from support.agent_cli import given_by
 
 
 def plan(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -51,16 +39,7 @@ PREFECT_COMMAND_LINE = [
 
 
 def test_prefect_command_line_parses_to_the_agent_keywords() -> None:
-    seen: dict[str, object] = {}
-
-    @click.command()
-    @agent_options
-    @click.pass_context
-    def probe(ctx: click.Context, /, **_: object) -> None:
-        seen.update(agent_overrides(ctx))
-
-    result = CliRunner().invoke(probe, PREFECT_COMMAND_LINE)
-    assert result.exit_code == 0, result.output
+    seen = given_by(*PREFECT_COMMAND_LINE)
     assert seen == {
         "key": "TEST-KEY",
         "api": "http://test-api:4200",

@@ -39,7 +39,7 @@ def env(
 
 def test_exact_environment_without_a_key() -> None:
     # Prefect 1.4.1's expected dict for the server backend, with dockyard's backend name.
-    assert env(AgentConfig(api_url="https://localhost:4200")) == {
+    assert env(AgentConfig(api="https://localhost:4200")) == {
         "PREFECT__BACKEND": "server",
         "PREFECT__CLOUD__API": "https://host.docker.internal:4200",
         "PREFECT__CLOUD__AUTH_TOKEN": "",
@@ -63,7 +63,7 @@ def test_labels_are_a_python_list_repr() -> None:
 
 def test_precedence_agent_env_then_run_env_then_required_keys() -> None:
     config = AgentConfig(
-        api_key="KEY",
+        key="KEY",
         tenant_id="t-1",
         env_vars={
             "A": "agent",
@@ -103,7 +103,7 @@ def test_run_may_disable_but_not_enable_cloud_logs(
     agent_logs: bool, run_value: str | None, expected: str
 ) -> None:
     run_env = {} if run_value is None else {"PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": run_value}
-    result = env(AgentConfig(log_to_cloud=agent_logs), run_env)
+    result = env(AgentConfig(send_flow_run_logs=agent_logs), run_env)
     assert result["PREFECT__CLOUD__SEND_FLOW_RUN_LOGS"] == expected
     assert result["PREFECT__LOGGING__LOG_TO_CLOUD"] == str(agent_logs).lower()
 
@@ -135,7 +135,7 @@ def test_api_url_rewrite_parses_the_url(url: str, expected: str) -> None:
 
 def test_host_network_keeps_loopback() -> None:
     assert container_api_url("http://localhost:4200", host_network=True) == "http://localhost:4200"
-    assert env(AgentConfig(api_url="http://127.0.0.1:4200"), host_network=True)["PREFECT__CLOUD__API"] == (
+    assert env(AgentConfig(api="http://127.0.0.1:4200"), host_network=True)["PREFECT__CLOUD__API"] == (
         "http://127.0.0.1:4200"
     )
 

@@ -4,7 +4,6 @@ judge is refused with exit 1 and the same words the running agent fails the run 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,6 @@ from support.hostile_corpus import Case, cases, corpus_agent_flags
 
 ROOT = Path("/srv/dockyard-allowed")  # never touched: the plan reads no files
 CORPUS = cases(ROOT, ROOT / "escape")
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("PREFECT__", "DOCKYARD_AGENT_")):
-            monkeypatch.delenv(name)
-    yield
 
 
 def test_the_corpus_is_large_and_its_names_unique() -> None:

@@ -17,9 +17,18 @@ from dockyard.domain.errors import ConfigurationError, RunRefused
 SHA = "sha256:" + "b" * 64
 
 
+def check(image: str, registries: list[str], patterns: list[str]) -> None:
+    """The check as the agent makes it: on the entries and patterns read from its settings."""
+    check_image_allowed(
+        parse_image_reference(image),
+        [parse_registry_entry(entry) for entry in registries],
+        [parse_image_pattern(pattern) for pattern in patterns],
+    )
+
+
 def allowed(image: str, registries: list[str] = [], patterns: list[str] = []) -> bool:  # noqa: B006
     try:
-        check_image_allowed(parse_image_reference(image), registries, patterns)
+        check(image, registries, patterns)
     except RunRefused:
         return False
     return True
@@ -62,7 +71,7 @@ def test_registry_entries_match_whole_components(entry: str, image: str, expecte
 
 def test_an_unlisted_registry_is_refused_with_the_setting_that_allows_it() -> None:
     with pytest.raises(RunRefused) as refused:
-        check_image_allowed(parse_image_reference("evil.io/app:1"), ["myregistry.io"], [])
+        check("evil.io/app:1", ["myregistry.io"], [])
     message = str(refused.value)
     assert "evil.io/app:1" in message
     assert "reg_allow_list" in message
@@ -70,7 +79,7 @@ def test_an_unlisted_registry_is_refused_with_the_setting_that_allows_it() -> No
     with pytest.raises(
         RunRefused, match=r"docker.io/library/python:latest.*--reg-allow-list docker.io/library"
     ):
-        check_image_allowed(parse_image_reference("python"), ["myorg"], [])
+        check("python", ["myorg"], [])
 
 
 @pytest.mark.parametrize("entry", ["", "  ", "My_Org", "bad host.io", "-x.io", "a//b", "myorg/"])
@@ -120,7 +129,7 @@ def test_both_lists_must_allow_and_the_refusal_names_the_pattern_setting() -> No
     assert allowed("myorg/app", ["myorg"], ["myorg/*"])
     assert not allowed("myorg/app", ["myorg"], ["docker.io/library/*"])
     with pytest.raises(RunRefused, match=r"allow_images.*--allow-image docker.io/myorg/app"):
-        check_image_allowed(parse_image_reference("myorg/app"), [], ["other/*"])
+        check("myorg/app", [], ["other/*"])
 
 
 @pytest.mark.parametrize("pattern", ["", "a b", "python:", "python@", "***", "py?thon"])

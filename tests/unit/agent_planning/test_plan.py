@@ -14,6 +14,7 @@ from dockyard.domain.agent.config import AgentConfig, PullPolicy, RunPolicy
 from dockyard.domain.agent.model import FlowInfo, FlowRun
 from dockyard.domain.agent.plan import plan_container, redacted
 from dockyard.domain.errors import InvalidImageReference, InvalidVolumeSpec, RunRefused
+from support.agent_configs import agent_config
 
 TENANT = "3a2c9d2e-0000-4000-8000-000000000001"
 
@@ -39,14 +40,14 @@ def plan(run: FlowRun, config: AgentConfig = AgentConfig(), host_os: str = "linu
     return plan_container(run, config, agent_id="agent-1", daemon_id="daemon-1", host_os=host_os)
 
 
-GOLDEN_CONFIG = AgentConfig(
+GOLDEN_CONFIG = agent_config(
     labels=("dev", "docker"),
     env_vars={"A": "agent", "B": "agent", "PREFECT__CLOUD__API_KEY": "hijack"},
     volumes=("/host/data:/data:ro", "cache:/cache"),
     networks=("net1", "net2"),
     reg_allow_list=("prefecthq",),
-    api_url="https://api.prefect.io",
-    api_key="KEY",
+    api="https://api.prefect.io",
+    key="KEY",
     tenant_id=TENANT,
 )
 GOLDEN_RUN = flow_run(
@@ -122,9 +123,7 @@ def test_the_plan_is_json_and_redacts_secrets() -> None:
 
 
 def test_minimal_run_on_a_local_api() -> None:
-    result = plan(
-        flow_run(None, flow=FlowInfo(id="f", name="n")), AgentConfig(api_url="http://127.0.0.1:4200")
-    )
+    result = plan(flow_run(None, flow=FlowInfo(id="f", name="n")), AgentConfig(api="http://127.0.0.1:4200"))
     assert result.image == "prefecthq/prefect:latest"
     assert result.env()["PREFECT__CLOUD__API"] == "http://host.docker.internal:4200"
     assert result.body["HostConfig"] == {"ExtraHosts": ["host.docker.internal:host-gateway"]}
@@ -134,7 +133,7 @@ def test_minimal_run_on_a_local_api() -> None:
 
 
 def test_host_network_keeps_the_loopback_api_and_no_network_may_follow() -> None:
-    config = AgentConfig(api_url="http://localhost:4200", networks=("host",))
+    config = AgentConfig(api="http://localhost:4200", networks=("host",))
     result = plan(flow_run(), config)
     assert result.body["HostConfig"]["NetworkMode"] == "host"
     assert result.env()["PREFECT__CLOUD__API"] == "http://localhost:4200"
@@ -144,7 +143,7 @@ def test_host_network_keeps_the_loopback_api_and_no_network_may_follow() -> None
 
 def test_run_network_mode_only_without_agent_networks() -> None:
     run = flow_run(docker_run(host_config={"network_mode": "host"}))
-    allowing = AgentConfig(api_url="http://localhost:4200", policy=RunPolicy(allow_host_namespaces=True))
+    allowing = AgentConfig(api="http://localhost:4200", policy=RunPolicy(allow_host_namespaces=True))
     assert plan(run, allowing).body["HostConfig"]["NetworkMode"] == "host"
     assert plan(run, allowing).env()["PREFECT__CLOUD__API"] == "http://localhost:4200"
     with pytest.raises(RunRefused, match="cannot change the agent's networks"):
@@ -155,7 +154,7 @@ def test_run_network_mode_only_without_agent_networks() -> None:
 
 
 def test_run_binds_and_hosts_merge_under_the_agent_settings() -> None:
-    config = AgentConfig(
+    config = agent_config(
         volumes=("/host/data:/data",), policy=RunPolicy(allow_bind_roots=("/srv",), allow_named_volumes=True)
     )
     run = flow_run(
@@ -182,12 +181,12 @@ def test_no_docker_interface_means_no_host_gateway() -> None:
 
 
 def test_every_image_check_runs_whatever_the_pull_policy() -> None:
-    never = AgentConfig(pull_policy=PullPolicy.NEVER, reg_allow_list=("myregistry.io",))
+    never = agent_config(pull_policy=PullPolicy.NEVER, reg_allow_list=("myregistry.io",))
     with pytest.raises(RunRefused, match="reg_allow_list"):
         plan(flow_run(docker_run(image="python:3.11")), never)
     assert plan(flow_run(docker_run(image="myregistry.io/app:1")), never).pull is False
     with pytest.raises(RunRefused, match="allow_images"):
-        plan(flow_run(docker_run(image="evil/app")), AgentConfig(allow_images=("docker.io/library/*",)))
+        plan(flow_run(docker_run(image="evil/app")), agent_config(allow_images=("docker.io/library/*",)))
     with pytest.raises(InvalidImageReference):
         plan(flow_run(docker_run(image="Not A Ref")))
 
@@ -198,8 +197,30 @@ def test_run_config_command_timeout_and_log_shipping() -> None:
     assert result.body["Cmd"] == ["/bin/sh", "-c", "echo hi"]
     assert result.body["Labels"]["org.dockyard.timeout"] == "30"
     assert result.body["Labels"]["org.dockyard.ship-logs"] == "true"
-    assert plan(flow_run(), AgentConfig(run_timeout=600)).body["Labels"]["org.dockyard.timeout"] == "600"
+    assert (result.timeout, result.ship_logs) == (30, True), "the same, typed, for the deployer"
+    by_agent = plan(flow_run(), AgentConfig(run_timeout=600))
+    assert by_agent.body["Labels"]["org.dockyard.timeout"] == "600" and by_agent.timeout == 600
     assert "org.dockyard.timeout" not in plan(flow_run()).body["Labels"]
+    assert (plan(flow_run()).timeout, plan(flow_run()).ship_logs) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("policy", "image", "pull_first", "pull"),
+    [
+        (None, "app:1.0", False, True),
+        (None, "app:latest", True, True),
+        (None, "app@sha256:" + "a" * 64, False, True),
+        (PullPolicy.ALWAYS, "app:1.0", True, True),
+        (PullPolicy.ALWAYS, "app@sha256:" + "a" * 64, False, True),
+        (PullPolicy.IF_NOT_PRESENT, "app:latest", False, True),
+        (PullPolicy.NEVER, "app:latest", False, False),
+    ],
+)
+def test_the_plan_carries_its_pull_decisions(
+    policy: PullPolicy | None, image: str, pull_first: bool, pull: bool
+) -> None:
+    result = plan(flow_run(docker_run(image=image)), AgentConfig(pull_policy=policy))
+    assert (result.pull_first, result.pull) == (pull_first, pull)
 
 
 def test_docker_storage_image_and_one_character_names() -> None:
@@ -215,11 +236,12 @@ def test_refusals() -> None:
     with pytest.raises(RunRefused, match="--allow-privileged"):
         plan(flow_run(docker_run(host_config={"privileged": True})))
     with pytest.raises(InvalidVolumeSpec):
-        plan(flow_run(), AgentConfig(volumes=("./x:/y",)))  # no working directory captured
+        agent_config(volumes=("./x:/y",))  # no working directory captured: refused when read
 
 
 def test_windows_daemon_reads_volumes_as_windows() -> None:
-    result = plan(flow_run(), AgentConfig(volumes=("C:\\data:/data:ro",)), host_os="windows")
+    config = agent_config(volumes=("C:\\data:/data:ro",), host_os="windows")
+    result = plan(flow_run(), config, host_os="windows")
     assert result.body["HostConfig"]["Binds"] == ["C:\\data:/data:ro"]
 
 
@@ -257,7 +279,7 @@ run_config_values = st.recursive(
     st.text(max_size=20),
 )
 def test_any_run_is_planned_or_refused(fields: dict[str, Any], name: str) -> None:
-    config = AgentConfig(reg_allow_list=("docker.io",), volumes=("/data:/data",), networks=("net1",))
+    config = agent_config(reg_allow_list=("docker.io",), volumes=("/data:/data",), networks=("net1",))
     try:
         result = plan(flow_run(docker_run(**fields), name=name), config)
     except (RunRefused, InvalidImageReference):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.errors import ConfigurationError
-from dockyard.entrypoints.agent_options import agent_options
+from dockyard.entrypoints.agent_settings import agent_options
 from dockyard.entrypoints.settings import resolve_agent_config
 
 SECRET = "pa55-w0rd-never-shown"

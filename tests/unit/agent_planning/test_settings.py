@@ -11,8 +11,8 @@ import pytest
 
 from dockyard.domain.agent.config import DEFAULT_API, AgentConfig, PullPolicy, RegistryCredentials
 from dockyard.domain.errors import ConfigurationError
+from dockyard.entrypoints.setting_values import normalize_agent_address, parse_agent_address
 from dockyard.entrypoints.settings import resolve_agent_config
-from dockyard.entrypoints.settings_fields import normalize_agent_address
 from support.prefect_api_urls import API_URLS, DOCKYARD_ONLY, SERVER
 
 TENANT = "3a2c9d2e-0000-4000-8000-000000000001"
@@ -27,9 +27,9 @@ def resolve(
 def test_defaults() -> None:
     config = resolve()
     assert config.name == "agent"
-    assert config.api_url == DEFAULT_API
+    assert config.api == DEFAULT_API
     assert config.labels == () and config.env_vars == {}
-    assert config.log_to_cloud is True and config.docker_interface is True
+    assert config.send_flow_run_logs is True and config.docker_interface is True
     assert config.pull_policy is None
     assert config.cancel_grace == 30.0 and config.docker_client_timeout == 60.0
     assert config.working_dir == str(Path.cwd())
@@ -54,8 +54,8 @@ def test_config_file_from_the_environment_and_an_agent_table(tmp_path: Path) -> 
     )
     config = resolve({}, {"DOCKYARD_AGENT_CONFIG": str(path)})
     assert config.labels == ("a", "b")
-    assert config.volumes == ("/data:/data:ro",)
-    assert config.allow_images == ("docker.io/library/*",)
+    assert [mount.spec for mount in config.volumes] == ["/data:/data:ro"]
+    assert [pattern.text for pattern in config.allow_images] == ["docker.io/library/*"]
 
 
 @pytest.mark.parametrize(
@@ -106,13 +106,13 @@ def test_prefect_environment_names() -> None:
             "PREFECT__LOGGING__LEVEL": "WARNING",
         },
     )
-    assert config.api_url == "http://server:4200/graphql"
-    assert config.api_key == "KEY"
+    assert config.api == "http://server:4200/graphql"
+    assert config.key == "KEY"
     assert config.tenant_id == TENANT
     assert config.log_level == "DEBUG"
     assert config.agent_address == "http://127.0.0.1:8080"
     assert config.env_vars == {"A": "x", "B": "2"}
-    assert config.log_to_cloud is False
+    assert config.send_flow_run_logs is False
     assert config.base_url == "tcp://docker:2375"
     assert config.pull_policy is PullPolicy.NEVER
     assert config.logging_level == "WARNING"
@@ -142,9 +142,12 @@ def test_every_option_from_dockyard_variables() -> None:
     assert config.limit == 4 and config.run_timeout == 90 and config.cancel_grace == 5
     assert config.keep_containers and config.show_flow_logs
     assert config.env_vars == {"A": "1", "B": "x=y"}
-    assert config.volumes == ("/a:/a:ro,z", "cache:/cache")
+    assert [(m.source, m.target, m.mode) for m in config.volumes] == [
+        ("/a", "/a", "ro,z"),
+        ("cache", "/cache", "rw"),
+    ]
     assert config.networks == ("net1", "net2")
-    assert config.reg_allow_list == ("myorg", "localhost:5000")
+    assert [scope.entry for scope in config.reg_allow_list] == ["myorg", "localhost:5000"]
     assert config.pull_policy is PullPolicy.IF_NOT_PRESENT
     assert config.policy.allow_cap_add == ("NET_ADMIN",)
     assert config.policy.allow_bind_roots == ("/srv",)
@@ -165,10 +168,10 @@ def test_pull_switches_across_layers() -> None:
 
 def test_cloud_logs_switches() -> None:
     off = {"PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": "false"}
-    assert resolve({}, off).log_to_cloud is False
-    assert resolve({"no_cloud_logs": True}).log_to_cloud is False
-    assert resolve({"no_cloud_logs": False}, off).log_to_cloud is False  # False is "not given"
-    assert resolve({}, {**off, "DOCKYARD_AGENT_NO_CLOUD_LOGS": "false"}).log_to_cloud is True
+    assert resolve({}, off).send_flow_run_logs is False
+    assert resolve({"no_cloud_logs": True}).send_flow_run_logs is False
+    assert resolve({"no_cloud_logs": False}, off).send_flow_run_logs is False  # False is "not given"
+    assert resolve({}, {**off, "DOCKYARD_AGENT_NO_CLOUD_LOGS": "false"}).send_flow_run_logs is True
 
 
 def test_library_keywords() -> None:
@@ -193,7 +196,7 @@ def test_library_keywords() -> None:
     assert config.docker_interface is False
     assert config.max_polls == 0
     assert config.show_flow_logs is True
-    assert config.api_url == DEFAULT_API
+    assert config.api == DEFAULT_API
 
 
 @pytest.mark.parametrize(
@@ -254,6 +257,26 @@ def test_bad_agent_addresses(text: str) -> None:
         resolve({"agent_address": text})
 
 
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("http://127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        (":8080", ("127.0.0.1", 8080)),
+        ("http://:8080", ("127.0.0.1", 8080)),
+        ("http://0.0.0.0:9000", ("0.0.0.0", 9000)),
+    ],
+)
+def test_the_agent_api_listens_where_the_address_says(address: str, expected: tuple[str, int]) -> None:
+    assert parse_agent_address(address) == expected
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "http://127.0.0.1", "http://127.0.0.1:notaport"])
+def test_an_address_without_a_usable_port_is_refused(address: str) -> None:
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_agent_address(address)
+
+
 def test_registry_auth_file_in_json_and_toml(tmp_path: Path) -> None:
     json_file = tmp_path / "auth.json"
     json_file.write_text(json.dumps({"LocalHost:5000": {"username": "u", "password": "p"}}))
@@ -282,13 +305,13 @@ def test_the_process_environment_is_read_when_none_is_given(monkeypatch: pytest.
 
 @pytest.mark.parametrize(("environ", "api"), API_URLS + DOCKYARD_ONLY)
 def test_the_api_url_from_prefects_backend_variables(environ: dict[str, str], api: str) -> None:
-    assert resolve({}, environ).api_url == api
+    assert resolve({}, environ).api == api
 
 
 def test_flags_and_dockyard_variables_still_win_over_the_prefect_backend() -> None:
     environ = {**SERVER, "PREFECT__SERVER__ENDPOINT": "http://srv:4300"}
-    assert resolve({}, {**environ, "DOCKYARD_AGENT_API": "http://dy:1"}).api_url == "http://dy:1"
-    assert resolve({"api": "http://flag:1"}, environ).api_url == "http://flag:1"
+    assert resolve({}, {**environ, "DOCKYARD_AGENT_API": "http://dy:1"}).api == "http://dy:1"
+    assert resolve({"api": "http://flag:1"}, environ).api == "http://flag:1"
 
 
 def test_an_unknown_backend_is_a_configuration_error() -> None:

@@ -269,3 +269,29 @@ def test_the_run_list_filters_through_the_query_string(service: ServerService) -
     assert "first" in rows and "second" not in rows
     assert get(client, "/?state=<bogus>&page=-3").status_code == 200
     assert json.loads(get(client, f"/default/flow-run/{second}/logs?seen=x").get_data())["finished"]
+
+
+def test_a_schedule_the_rules_refuse_to_turn_on_is_a_page_saying_why(service: ServerService) -> None:
+    tenant = service.tenancy.ensure_default_tenant()
+    project = service.tenancy.create_project(tenant, "refused", None)
+    flow = service.flows.create_flow(
+        project,
+        {
+            "name": "needs-n",
+            "__version__": "1.4.1",
+            "tasks": [{"slug": "t-1", "name": "t"}],
+            "parameters": [{"name": "n", "required": True, "default": None}],
+            "schedule": {"type": "Schedule", "clocks": [{"type": "IntervalClock", "interval": 60_000_000}]},
+        },
+    )
+    client = mounted(service)
+    group = service.views.flows.flow(flow).flow.group_id  # type: ignore[union-attr]
+    token = csrf_of(get(client, f"/default/flow/{group}"))
+    refused = client.post(
+        f"/default/flow/{group}/schedule",
+        data={"csrf_token": token, "active": "true"},
+        headers={"Host": HOST},
+    )
+    assert refused.status_code == 400
+    assert "Can not schedule a flow that has required parameters." in refused.get_data(as_text=True)
+    assert not service.views.flows.flow(group).flow.schedule_active  # type: ignore[union-attr]

@@ -1,0 +1,46 @@
+"""What the container runtime reports: the daemon, images and containers, as plain values.
+
+The runtime adapter builds them; supervision decides on them (``outcomes``, ``ownership``).
+They live in the domain so that the ports can name them without the domain depending on
+the ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    id: str
+    version: str
+    api_version: str
+    os_type: str  # "linux" or "windows": decides how volume specs are read
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    repo_tags: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """A container as the daemon reports it."""
+
+    id: str
+    name: str
+    status: str  # Docker's: created, running, paused, restarting, removing, exited, dead
+    labels: Mapping[str, str] = field(default_factory=dict)
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("exited", "dead")
