@@ -16,6 +16,7 @@ import click
 from dockyard.domain.errors import BackendUnavailable, DockyardError
 from dockyard.entrypoints.cli_agent import agent
 from dockyard.entrypoints.cli_agent_start import start as agent_start
+from dockyard.entrypoints.cli_database import migrate
 from dockyard.entrypoints.cli_run import run
 from dockyard.entrypoints.cli_server import server
 from dockyard.entrypoints.cli_services import services
@@ -59,6 +60,7 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(server)
 server.add_command(services)
+server.add_command(migrate)
 cli.add_command(run)
 cli.add_command(agent)
 agent.add_command(agent_start)

@@ -37,9 +37,9 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from dockyard.adapters.postgres.dialect import CASE_FOLDING_COLLATION, PostgresDialect
-from dockyard.adapters.postgres.location import redacted
 from dockyard.adapters.postgres.schema import PostgresSchema
 from dockyard.adapters.postgres.watchdog import StatementWatchdog
+from dockyard.adapters.sql.location import redacted
 from dockyard.adapters.sql.migrations import Upgrade, upgrade
 from dockyard.adapters.sql.session import Execute, Result, SqlSession
 from dockyard.domain.server.errors import InvalidInput, StoreUnavailable, UniqueViolation

@@ -8,8 +8,8 @@ import click
 import pytest
 
 from dockyard.adapters.graphql_api.serving import interface_address, listen_hosts
+from dockyard.entrypoints.cli_database import default_db_path
 from dockyard.entrypoints.cli_run import docker_run_config, parse_command, parse_env
-from dockyard.entrypoints.cli_server import default_db_path
 
 
 def test_interface_addresses_come_from_the_kernel() -> None:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from dockyard.adapters.postgres import PostgresRunStore
-from dockyard.adapters.postgres.location import is_postgres_url, redacted
+from dockyard.adapters.sql.location import is_postgres_url, redacted
 from dockyard.domain.server.errors import InvalidInput, StoreUnavailable
 from dockyard.domain.server.filters import AnyOf, Compare, Op, Select, eq
 from support.postgres import empty_tables

@@ -1,8 +1,9 @@
-"""Telling a PostgreSQL URL from a SQLite file, and showing one without its password."""
+"""Telling a PostgreSQL URL from a SQLite file, and showing one without its password.
+
+Importing this loads no database driver: every command of the CLI reads ``--db``.
+"""
 
 from __future__ import annotations
-
-from psycopg.conninfo import conninfo_to_dict
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -13,6 +14,8 @@ def is_postgres_url(location: str) -> bool:
 
 def redacted(url: str) -> str:
     """``postgresql://user@host:port/db`` (the socket directory as host), never the password."""
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         parts = conninfo_to_dict(url)
     except Exception:  # a malformed URL: say only what kind it is
