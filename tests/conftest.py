@@ -72,3 +72,10 @@ def fresh_postgres(postgres_cluster: str) -> Iterator[str]:
     name = new_name()
     yield create_database(postgres_cluster, name)
     drop_database(postgres_cluster, name)
+
+
+@pytest.fixture
+def server_database(tmp_path: Path) -> Path | str:
+    """The database a ``dockyard_server`` fixture's server uses: a new SQLite file (a module
+    importing ``support.server_process.server_database_each`` runs on PostgreSQL too)."""
+    return tmp_path / "dockyard.db"
