@@ -137,6 +137,7 @@ def services(
             "server": {
                 "db_path": location,
                 "migrate": migrate,
+                "pool_size": 8,
                 "api_key": None,
                 "max_body_size": 1,
                 "max_listeners": 1,

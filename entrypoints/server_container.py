@@ -48,9 +48,12 @@ def connect_store(
 
 
 def open_store(
-    location: str, deadlines: RequestDeadlines, migrate: bool, pool_size: int
+    location: str, deadlines: RequestDeadlines, migrate: bool | None, pool_size: int | None
 ) -> Iterator[SqliteRunStore | PostgresRunStore]:
-    store = connect_store(location, deadlines=deadlines, migrate=migrate, pool_size=pool_size)
+    # A configuration given whole (from_dict) may leave these out: the defaults then.
+    store = connect_store(
+        location, deadlines=deadlines, migrate=migrate is not False, pool_size=pool_size or 20
+    )
     try:
         yield store
     finally:
@@ -102,8 +105,8 @@ class ServerContainer(containers.DeclarativeContainer):
         open_store,
         location=config.db_path,
         deadlines=deadlines,
-        migrate=config.migrate.as_(bool),
-        pool_size=config.pool_size.as_(int),
+        migrate=config.migrate,
+        pool_size=config.pool_size,
     )
     queue_relay = providers.Resource(open_queue_relay, location=config.db_path)
 
