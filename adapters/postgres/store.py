@@ -110,7 +110,7 @@ class PostgresRunStore:
             raise StoreUnavailable(f"cannot open the database {self.where}: {str(exc).strip()}") from exc
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
-            min_size=1,
+            min_size=min(4, max(1, pool_size)),  # opened at start: the first requests connect none
             max_size=max(1, pool_size),
             kwargs=self._connect,
             check=ConnectionPool.check_connection,
