@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from dockyard.adapters.postgres import PostgresRunStore
 from dockyard.adapters.postgres.schema import PostgresSchema
@@ -29,6 +30,7 @@ from dockyard.adapters.sqlite.schema import SqliteSchema
 from dockyard.domain.server.catalog import TABLES, Kind
 from dockyard.domain.server.filters import Select, eq
 from dockyard.domain.server.queue import queue_query
+from dockyard.entrypoints.cli import cli
 from dockyard.ports.run_store import RunStore
 from support.legacy_sqlite import FIRST_RELEASE, LAST_UNVERSIONED
 
@@ -304,3 +306,39 @@ def test_servers_opening_a_new_postgres_database_together_migrate_it_once(fresh_
     finally:
         for store in opened:
             store.close()
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def test_dockyard_server_migrate_checks_and_upgrades_an_older_database(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    _sqlite_at(db, LAST_UNVERSIONED)
+    runner = CliRunner()
+    checked = runner.invoke(cli, ["server", "migrate", "--db", str(db), "--check"])
+    assert checked.exit_code == 1
+    assert "schema version 0; this dockyard needs version 2" in checked.output
+    assert "dockyard server migrate" in checked.output
+
+    upgraded = runner.invoke(cli, ["server", "migrate", "--db", str(db)])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"{db}: schema version 0 -> {HEAD}" in upgraded.output
+
+    again = runner.invoke(cli, ["server", "migrate", "--db", str(db), "--check"])
+    assert again.exit_code == 0 and f"schema version {HEAD}, up to date" in again.output
+
+
+def test_dockyard_server_start_with_no_migrate_refuses_an_older_database(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    _sqlite_at(db, FIRST_RELEASE)
+    refused = CliRunner().invoke(
+        cli, ["server", "start", "--db", str(db), "--no-migrate", "--no-docker-bridge", "--port", "0"]
+    )
+    assert refused.exit_code == 1
+    assert "has schema version 0; this dockyard needs version 2" in refused.output
+    assert _shape(db) == _shape_of(FIRST_RELEASE, tmp_path / "copy.db")  # untouched
+
+
+def _shape_of(statements: list[str], path: Path) -> tuple[dict[str, set[tuple[str, str]]], set[str]]:
+    _sqlite_at(path, statements)
+    return _shape(path)
