@@ -1,11 +1,15 @@
-"""get_runs_in_queue latency of `dockyard server` with 10,000 runs in the store.
+"""get_runs_in_queue latency of `dockyard server` on SQLite and PostgreSQL, with 10,000 and
+100,000 runs in the store.
 
-Starts the server as a real process on a temporary database, stores 10,000 flow runs with
-mixed states, labels and start times (through the SQLite store adapter, for speed), then
-times the agent's queue mutation over HTTP, exactly as Prefect 1.4.1 sends it (variables as
-a JSON string, the agent-id header, a realistic label set).
+For each database and size: stores the flow runs (mixed states, labels and start times;
+through the store adapter, for speed) in a new database (a temporary SQLite file, or a new
+database in the PostgreSQL cluster of scripts/ensure-postgres.sh, analysed once loaded as
+autovacuum would), starts the server as a real process on it, and times the agent's queue
+mutation over HTTP, exactly as Prefect 1.4.1 sends it (variables as a JSON string, the
+agent-id header, a realistic label set). Prints a table beside the 20 ms target.
 
-    .venv/bin/python bench/bench_queue.py [--runs 10000] [--calls 300]
+    .venv/bin/python bench/bench_queue.py [--runs 10000,100000] [--databases sqlite,postgres]
+        [--calls 300] [--postgres URL-of-a-cluster-database]
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -32,6 +39,7 @@ from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.server.context import Caller, Dependencies
 from dockyard.domain.server.service import ServerService
 from dockyard.domain.server.timestamps import canonical
+from dockyard.ports.run_store import RunStore
 
 TARGET_MS = 20.0
 AGENT_LABELS = ["docker", "prod", "eu-west"]
@@ -60,9 +68,8 @@ QUEUE = (
 )
 
 
-def seed(db: Path, runs: int) -> tuple[str, str]:
+def seed(store: RunStore, runs: int) -> tuple[str, str]:
     """Store ``runs`` flow runs; return the tenant id and a registered agent's id."""
-    store = SqliteRunStore(db, durable=False)
     service = ServerService(Dependencies(store=store, clock=SystemClock()))
     tenant = service.tenancy.ensure_default_tenant()
     project = service.tenancy.create_project(tenant, "bench", None)
@@ -121,7 +128,6 @@ def seed(db: Path, runs: int) -> tuple[str, str]:
                         "state_start_time": canonical(start) if retrying else None,
                     },
                 )
-    store.close()
     return tenant, agent
 
 
@@ -131,7 +137,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(db: str, port: int) -> subprocess.Popen[bytes]:
     dockyard = Path(sys.executable).parent / "dockyard"
     process = subprocess.Popen(
         [
@@ -141,7 +147,7 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
             "--port",
             str(port),
             "--db",
-            str(db),
+            db,
             "--no-docker-bridge",
             "--log-level",
             "WARNING",
@@ -176,30 +182,83 @@ def measure(url: str, tenant: str, agent: str, calls: int) -> tuple[list[float],
     return timings, found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--calls", type=int, default=300)
-    options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as directory:
-        db = Path(directory) / "bench.db"
-        tenant, agent = seed(db, options.runs)
-        port = free_port()
-        server = start_server(db, port)
+@contextmanager
+def database(kind: str, runs: int, cluster: str | None) -> Iterator[tuple[str, str, str]]:
+    """A new database of ``kind`` holding ``runs`` runs: (location, tenant, agent)."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as directory:
+            db = str(Path(directory) / "bench.db")
+            store = SqliteRunStore(db, durable=False)
+            try:
+                tenant, agent = seed(store, runs)
+            finally:
+                store.close()
+            yield db, tenant, agent
+        return
+    import psycopg
+
+    from dockyard.adapters.postgres import PostgresRunStore
+
+    assert cluster is not None
+    name = f"dy_bench_{os.getpid()}_{runs}"
+    with psycopg.connect(cluster, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0")
+    url = urlunsplit(urlsplit(cluster)._replace(path=f"/{name}"))
+    try:
+        store = PostgresRunStore(url, pool_size=2)
         try:
-            timings, found = measure(f"http://127.0.0.1:{port}", tenant, agent, options.calls)
+            tenant, agent = seed(store, runs)
+        finally:
+            store.close()
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("ANALYZE")  # as autovacuum does after a bulk load
+        yield url, tenant, agent
+    finally:
+        with psycopg.connect(cluster, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def bench(kind: str, runs: int, calls: int, cluster: str | None) -> tuple[float, float, int]:
+    with database(kind, runs, cluster) as (location, tenant, agent):
+        port = free_port()
+        server = start_server(location, port)
+        try:
+            timings, found = measure(f"http://127.0.0.1:{port}", tenant, agent, calls)
         finally:
             os.kill(server.pid, signal.SIGTERM)
             server.wait(30)
-    median = statistics.median(timings)
-    p95 = statistics.quantiles(timings, n=100)[94]
-    print(f"get_runs_in_queue over HTTP: {options.runs} runs stored, {len(timings)} calls,")
-    print(f"  agent labels {AGENT_LABELS}, with the agent-id header (last_queried is written each call)")
-    print(f"  runs returned per call: {found} (cap 25)")
-    print(f"  {'':10}{'dockyard':>10}{'target':>10}")
-    print(f"  {'median':10}{median:>8.2f}ms{TARGET_MS:>8.1f}ms")
-    print(f"  {'p95':10}{p95:>8.2f}ms{'':>10}")
-    print(f"  median {'meets' if median < TARGET_MS else 'MISSES'} the {TARGET_MS:.0f} ms target")
+    return statistics.median(timings), statistics.quantiles(timings, n=100)[94], found
+
+
+def test_cluster() -> str:
+    """The PostgreSQL cluster the tests use (started if needed)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "ensure-postgres.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="10000,100000", help="comma-separated store sizes")
+    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--postgres", help="URL of a database of the cluster to create bench databases in")
+    options = parser.parse_args()
+    sizes = [int(n) for n in options.runs.split(",")]
+    kinds = [k.strip() for k in options.databases.split(",")]
+    cluster = (options.postgres or test_cluster()) if "postgres" in kinds else None
+    print(f"get_runs_in_queue over HTTP, {options.calls} calls per row: agent labels {AGENT_LABELS},")
+    print("  with the agent-id header (last_queried is written each call); runs returned per call, cap 25")
+    print(f"  {'database':10}{'runs':>9}{'median':>11}{'p95':>11}{'target':>9}{'returned':>10}")
+    for kind in kinds:
+        for runs in sizes:
+            median, p95, found = bench(kind, runs, options.calls, cluster)
+            verdict = "meets" if median < TARGET_MS else "MISSES"
+            row = f"  {kind:10}{runs:>9,}{median:>9.2f}ms{p95:>9.2f}ms{TARGET_MS:>7.0f}ms{found:>10}"
+            print(f"{row}  {verdict}", flush=True)
+    if cluster is not None:
+        print("  (PostgreSQL: the tests' local cluster over a unix socket, fsync and synchronous_commit off)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import click
 from dockyard.domain.errors import BackendUnavailable, DockyardError
 from dockyard.entrypoints.cli_agent import agent
 from dockyard.entrypoints.cli_agent_start import start as agent_start
+from dockyard.entrypoints.cli_database import migrate
 from dockyard.entrypoints.cli_run import run
 from dockyard.entrypoints.cli_run_follow import logs, wait
 from dockyard.entrypoints.cli_server import server
@@ -66,6 +67,7 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(server)
 server.add_command(services)
+server.add_command(migrate)
 cli.add_command(run)
 run.add_command(logs)
 run.add_command(wait)

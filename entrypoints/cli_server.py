@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import signal
 import sys
 import time
@@ -19,6 +18,7 @@ from dockyard.adapters.graphql_api.limits import OPTION_NAMES, QueryLimits
 from dockyard.adapters.graphql_api.serving import ApiServer, listen_hosts
 from dockyard.adapters.graphql_api.wsgi import DEFAULT_MAX_BODY
 from dockyard.domain.errors import DockyardError
+from dockyard.entrypoints.cli_database import database_location, database_option, migrate_option, shown
 from dockyard.entrypoints.cli_services import log_format_option, services_options, services_settings
 from dockyard.entrypoints.containers import Container
 from dockyard.entrypoints.logs import SERVER_PLAIN, configure_logging
@@ -73,31 +73,6 @@ def _limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def database_path(given: Path | None) -> Path:
-    """The database file to use. A path given must be in an existing directory (nothing is
-    created around it); the default's directory is created."""
-    if given is not None:
-        path = given.expanduser().resolve()
-        if not path.parent.is_dir():
-            raise click.ClickException(
-                f"the directory of the database {path} does not exist: create {path.parent} first "
-                "(or leave --db out to use the default location)"
-            )
-        return path
-    path = default_db_path().expanduser().resolve()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.ClickException(f"cannot create {path.parent} for the database: {exc.strerror}") from exc
-    return path
-
-
-def default_db_path() -> Path:
-    """``$XDG_DATA_HOME/dockyard/dockyard.db``, else ``~/.local/share/dockyard/dockyard.db``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "dockyard" / "dockyard.db"
-
-
 def _read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
     if api_key_file is not None:
         try:
@@ -114,7 +89,7 @@ def _read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
 
 @click.group("server")
 def server() -> None:
-    """The embedded backend: a Prefect Server 1.x compatible GraphQL API on SQLite.
+    """The embedded backend: a Prefect Server 1.x compatible GraphQL API on SQLite or PostgreSQL.
 
     Prefect 1.4.1 clients (agents, `prefect execute flow-run`, `flow.register()`,
     `prefect register`) and dockyard's own agent and `dockyard run` commands work against it.
@@ -139,14 +114,8 @@ def server() -> None:
     envvar="DOCKYARD_SERVER_PORT",
     help="TCP port (the same on every address).",
 )
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="DOCKYARD_SERVER_DB",
-    help="SQLite database file, created if missing (its directory must exist). "
-    "[default: $XDG_DATA_HOME/dockyard/dockyard.db or ~/.local/share/dockyard/dockyard.db]",
-)
+@database_option
+@migrate_option
 @click.option(
     "--docker-bridge/--no-docker-bridge",
     default=True,
@@ -206,7 +175,8 @@ def start(
     *,
     hosts: tuple[str, ...],
     port: int,
-    db_path: Path | None,
+    db_path: str | None,
+    migrate: bool,
     docker_bridge: bool,
     api_key: str | None,
     api_key_file: Path | None,
@@ -222,7 +192,8 @@ def start(
     GraphQL is served over HTTP POST at / and /graphql; GET /health answers
     {"status": "ok"}; GET /metrics serves Prometheus metrics; a browser opening
     http://HOST:PORT/ gets the dashboard. Everything is
-    kept in one SQLite file: stopping and starting again loses nothing. Point Prefect 1
+    kept in one SQLite file, or in a PostgreSQL database that several servers may share
+    (--db postgresql://...): stopping and starting again loses nothing. Point Prefect 1
     clients at it with PREFECT__BACKEND=server and PREFECT__SERVER__ENDPOINT=http://HOST:PORT.
 
     Limits: no request can take the server down. A document too big (tokens, depth, fields
@@ -239,11 +210,13 @@ def start(
     configure_logging(
         log_level, log_format.lower(), plain=SERVER_PLAIN, stream=sys.stderr, libraries=log_level
     )
-    path = database_path(db_path)
+    location = database_location(db_path)
     limits = {name: value for name, value in options.items() if name in OPTION_NAMES}
     services = {name: value for name, value in options.items() if name not in OPTION_NAMES}
     settings = {
-        "db_path": str(path),
+        "db_path": location,
+        "migrate": migrate,
+        "pool_size": threads + 4,  # every worker, the services and a spare
         "api_key": _read_key(api_key, api_key_file),
         "max_body_size": max_body_size,
         "max_listeners": max(1, threads // 2),
@@ -271,7 +244,7 @@ def start(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     auth = "API key required" if settings["api_key"] else "no API key"
-    log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), path, auth)
+    log.info("dockyard server listening on %s (database %s, %s)", ", ".join(api.urls), shown(location), auth)
     background = container.services()
     background.start()
     log.info("dashboard at %s/", api.urls[0])

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -17,6 +16,7 @@ import click
 from dockyard.domain.errors import DockyardError
 from dockyard.domain.server.liveness import DEFAULT_RESURRECTIONS, DEFAULT_THRESHOLD
 from dockyard.domain.server.services import DEFAULT_SCHEDULER_INTERVAL, ServicesSettings
+from dockyard.entrypoints.cli_database import database_location, database_option, migrate_option, shown
 from dockyard.entrypoints.containers import Container
 from dockyard.entrypoints.logs import LOG_FORMATS, SERVER_PLAIN, configure_logging
 
@@ -119,13 +119,8 @@ def services_settings(options: dict[str, Any]) -> ServicesSettings:
 
 
 @click.command("services")
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="DOCKYARD_SERVER_DB",
-    help="SQLite database file of the server. [default: the server's]",
-)
+@database_option
+@migrate_option
 @click.option("--once", is_flag=True, help="Run one pass of each service, print what it did, and exit.")
 @click.option(
     "--log-level",
@@ -137,7 +132,15 @@ def services_settings(options: dict[str, Any]) -> ServicesSettings:
 @services_options
 @click.pass_obj
 def services(
-    root: Container, /, *, db_path: Path | None, once: bool, log_level: str, log_format: str, **options: Any
+    root: Container,
+    /,
+    *,
+    db_path: str | None,
+    migrate: bool,
+    once: bool,
+    log_level: str,
+    log_format: str,
+    **options: Any,
 ) -> None:
     """Run the background services on a server's database without serving the API.
 
@@ -145,16 +148,23 @@ def services(
     servers started with --no-scheduler --no-zombie-killer --no-lazarus), or once with
     --once. Several processes may run them on one database: a run is never created twice.
     """
-    from dockyard.entrypoints.cli_server import database_path
-
     configure_logging(
         log_level, log_format.lower(), plain=SERVER_PLAIN, stream=sys.stderr, libraries=log_level
     )
     settings = services_settings(options)
-    path = database_path(db_path)
+    location = database_location(db_path)
     # No API here: the settings for serving requests only need to be valid.
     root.config.from_dict(
-        {"server": {"db_path": str(path), "api_key": None, "max_body_size": 1, "max_listeners": 1}}
+        {
+            "server": {
+                "db_path": location,
+                "migrate": migrate,
+                "pool_size": 8,
+                "api_key": None,
+                "max_body_size": 1,
+                "max_listeners": 1,
+            }
+        }
     )
     container = root.server
     container.services_settings.override(settings)
@@ -178,7 +188,7 @@ def services(
         signal.signal(signal.SIGINT, stop)
         running.start()
         intervals = ", ".join(f"{loop.name} every {loop.interval:g}s" for loop in running.loops)
-        log.info("dockyard services running on %s: %s", path, intervals or "none")
+        log.info("dockyard services running on %s: %s", shown(location), intervals or "none")
         while not stopped.wait(1.0):
             pass
         running.stop()

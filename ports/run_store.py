@@ -41,9 +41,9 @@ class StoreSession(Protocol):
 class RunStore(Protocol):
     def unit_of_work(self, *, write: bool) -> AbstractContextManager[StoreSession]:
         """A session that commits when the block ends normally and rolls back when it
-        raises. Writing sessions are serialised (one at a time, taken before the first
-        read), so what a writer reads stays true until it commits; reading sessions see
-        one consistent snapshot."""
+        raises. Writing sessions are serialised (one at a time across every process using
+        the database, taken before the first read), so what a writer reads stays true until
+        it commits; reading sessions see one consistent snapshot and never wait."""
 
     def close(self) -> None:
         """Release the store's resources; idempotent."""

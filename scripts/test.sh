@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check, as CI runs it: engine -> venv and install -> images -> ruff -> mypy -> pytest.
+# The whole check, as CI runs it: engine -> venv and install -> PostgreSQL -> images -> ruff -> mypy
+# -> pytest.
 #
 #   bash scripts/test.sh                 # everything
 #   bash scripts/test.sh tests/unit -x   # extra arguments go to pytest
@@ -13,6 +14,9 @@ bash scripts/ensure-engine.sh
 
 step "virtualenv and install"
 bash scripts/dev-install.sh
+
+step "PostgreSQL for the store, e2e and compat tests"
+bash scripts/ensure-postgres.sh >/dev/null
 
 step "local test images"
 bash scripts/build-test-images.sh

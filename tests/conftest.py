@@ -44,3 +44,38 @@ def test_image(docker_client: object) -> Callable[[str], str]:
         return IMAGES[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> str:
+    """The URL of the tests' PostgreSQL cluster (started by scripts/ensure-postgres.sh)."""
+    from support.postgres import cluster_url
+
+    return cluster_url()
+
+
+@pytest.fixture(scope="session")
+def postgres_db(postgres_cluster: str) -> Iterator[str]:
+    """One database for the session's store tests (each empties it first); dropped at the end."""
+    from support.postgres import create_database, drop_database, new_name
+
+    name = new_name("dy_store")
+    yield create_database(postgres_cluster, name)
+    drop_database(postgres_cluster, name)
+
+
+@pytest.fixture
+def fresh_postgres(postgres_cluster: str) -> Iterator[str]:
+    """A new, empty database for one test (e.g. for server processes); dropped after it."""
+    from support.postgres import create_database, drop_database, new_name
+
+    name = new_name()
+    yield create_database(postgres_cluster, name)
+    drop_database(postgres_cluster, name)
+
+
+@pytest.fixture
+def server_database(tmp_path: Path) -> Path | str:
+    """The database a ``dockyard_server`` fixture's server uses: a new SQLite file (a module
+    importing ``support.server_process.server_database_each`` runs on PostgreSQL too)."""
+    return tmp_path / "dockyard.db"

@@ -2,9 +2,10 @@
 
 Each request gets a ``Deadline`` when it starts. Resolvers and row fetches check it; while
 the request runs, its thread's deadline is also what the store's interrupt check reads, so
-a long SQLite statement is stopped too (``RequestDeadlines.current_expired``). Waiting is
-not working: a long poll pauses its deadline. When the server stops, ``cut_off`` brings
-every deadline, running or yet to start, forward to the end of the grace period.
+a long SQLite statement is stopped too (``RequestDeadlines.current_expired``), and a
+PostgreSQL one cancelled (``current_check``). Waiting is not working: a long poll pauses
+its deadline. When the server stops, ``cut_off`` brings every deadline, running or yet to
+start, forward to the end of the grace period.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ class RequestDeadlines:
         """Whether the current thread's request is out of time (False outside requests)."""
         deadline: Deadline | None = getattr(self._local, "deadline", None)
         return deadline is not None and deadline.expired()
+
+    def current_check(self) -> Callable[[], bool] | None:
+        """The current thread's request's ``expired``, to be asked from another thread (a
+        watchdog that cancels a PostgreSQL statement); None outside requests."""
+        deadline: Deadline | None = getattr(self._local, "deadline", None)
+        return None if deadline is None else deadline.expired
 
     @property
     def stopping(self) -> bool:

@@ -1,43 +1,26 @@
-"""Tables and indexes, created from the domain catalog.
+"""The versioned schema (``dockyard.adapters.sql.migrations``) on SQLite.
 
-Each table gets a TEXT primary key ``id`` and its unique keys. A database written by an
-older dockyard gains any newer columns on open (additive migrations), so upgrading never
-needs a manual step.
+Kinds become SQLite types (integers and booleans INTEGER, everything else TEXT); each table
+gets a TEXT primary key ``id`` and its unique keys; ties are ordered by the implicit
+``rowid``. The version is also kept in ``PRAGMA user_version`` for tools that read it.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 
-from dockyard.domain.server.catalog import TABLES, Kind, Table
-
-SCHEMA_VERSION = 1
+from dockyard.adapters.sql.migrations import (
+    VERSION_TABLE,
+    AddColumn,
+    CreateIndex,
+    CreateTable,
+    Operation,
+    Revision,
+)
+from dockyard.domain.server.catalog import Kind
 
 _SQL_TYPES = {Kind.INT: "INTEGER", Kind.BOOL: "INTEGER"}
-
-# The queue filters by state and state_start_time; everything else is looked up by parent.
-INDEXES = {
-    "flow_run_queue": ("flow_run", ("state", "state_start_time")),
-    "flow_run_start": ("flow_run", ("state_start_time",)),
-    "flow_run_flow": ("flow_run", ("flow_id",)),
-    "flow_run_agent": ("flow_run", ("agent_id",)),
-    # A generated run name is checked against the tenant's runs before it is given.
-    "flow_run_name": ("flow_run", ("tenant_id", "name")),
-    # The scheduler's look-up of each flow's runs ahead.
-    "flow_run_auto": ("flow_run", ("auto_scheduled", "scheduled_start_time")),
-    "task_run_queue": ("task_run", ("state", "state_start_time")),
-    "task_run_task": ("task_run", ("task_id",)),
-    "flow_run_state_run": ("flow_run_state", ("flow_run_id",)),
-    "task_run_state_run": ("task_run_state", ("task_run_id",)),
-    "log_flow_run": ("log", ("flow_run_id", "timestamp")),
-    "log_task_run": ("log", ("task_run_id",)),
-    "flow_project_name": ("flow", ("project_id", "name")),
-    "flow_group": ("flow", ("flow_group_id",)),
-    "flow_version_group": ("flow", ("version_group_id",)),
-    "edge_flow": ("edge", ("flow_id",)),
-    "agent_tenant_name": ("agent", ("tenant_id", "name")),
-    "artifact_task_run": ("task_run_artifact", ("task_run_id",)),
-}
 
 
 def _column(name: str, kind: Kind) -> str:
@@ -46,28 +29,56 @@ def _column(name: str, kind: Kind) -> str:
     return f"{name} {_SQL_TYPES.get(kind, 'TEXT')}"
 
 
-def _create_table(table: Table) -> str:
-    parts = [_column(name, kind) for name, kind in table.columns.items()]
-    parts += [f"UNIQUE ({', '.join(key)})" for key in table.unique]
-    return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(parts)})"
+class SqliteSchema:
+    """A ``SchemaTarget`` on a connection that holds the write lock (``BEGIN IMMEDIATE``)."""
 
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
 
-def migrate(connection: sqlite3.Connection) -> None:
-    """Bring the database to the catalog's shape (idempotent; one transaction)."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        for table in TABLES.values():
-            connection.execute(_create_table(table))
-            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table.name})")}
-            for name, kind in table.columns.items():
+    def version(self) -> int:
+        if not self._exists(VERSION_TABLE):
+            return 0
+        (found,) = self._db.execute(f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}").fetchone()
+        return int(found)
+
+    def apply(self, operation: Operation) -> None:
+        if isinstance(operation, CreateTable):
+            parts = [_column(name, kind) for name, kind in operation.columns]
+            parts += [f"UNIQUE ({', '.join(key)})" for key in operation.unique]
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {operation.table} ({', '.join(parts)})")
+            present = self._columns(operation.table)
+            for name, kind in operation.columns:  # a table an older dockyard made
                 if name not in present:
-                    connection.execute(f"ALTER TABLE {table.name} ADD COLUMN {_column(name, kind)}")
-        for index, (table_name, columns) in INDEXES.items():
-            connection.execute(
-                f"CREATE INDEX IF NOT EXISTS ix_{index} ON {table_name} ({', '.join(columns)})"
+                    self._db.execute(f"ALTER TABLE {operation.table} ADD COLUMN {_column(name, kind)}")
+        elif isinstance(operation, AddColumn):
+            if operation.column not in self._columns(operation.table):
+                column = _column(operation.column, operation.kind)
+                self._db.execute(f"ALTER TABLE {operation.table} ADD COLUMN {column}")
+            if operation.fill is not None:
+                self._db.execute(
+                    f"UPDATE {operation.table} SET {operation.column} = {operation.fill} "
+                    f"WHERE {operation.column} IS NULL"
+                )
+        elif isinstance(operation, CreateIndex):
+            columns = ", ".join(operation.columns)
+            self._db.execute(
+                f"CREATE INDEX IF NOT EXISTS ix_{operation.name} ON {operation.table} ({columns})"
             )
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+
+    def record(self, revision: Revision) -> None:
+        self._db.execute(
+            f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} "
+            "(version INTEGER PRIMARY KEY, summary TEXT NOT NULL, applied TEXT NOT NULL)"
+        )
+        self._db.execute(
+            f"INSERT INTO {VERSION_TABLE} (version, summary, applied) VALUES (?, ?, ?)",
+            (revision.version, revision.summary, datetime.now(UTC).isoformat()),
+        )
+        self._db.execute(f"PRAGMA user_version = {int(revision.version)}")
+
+    def _exists(self, table: str) -> bool:
+        found = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return found.fetchone() is not None
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}

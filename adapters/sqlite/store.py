@@ -13,30 +13,19 @@ running statement whether to stop it (the request it serves is out of time).
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dockyard.adapters.sqlite.compiler import Compiler, encode
-from dockyard.adapters.sqlite.schema import migrate
-from dockyard.domain.server.catalog import Kind, table
+from dockyard.adapters.sql.migrations import Upgrade, upgrade
+from dockyard.adapters.sql.session import Execute, Result, SqlSession
+from dockyard.adapters.sqlite.dialect import SQLITE
+from dockyard.adapters.sqlite.schema import SqliteSchema
 from dockyard.domain.server.errors import InvalidInput, StoreUnavailable, UniqueViolation
-from dockyard.domain.server.filters import Filter, Fn, Measure, Row, Select, like
-
-
-def _decode(kind: Kind, value: Any) -> Any:
-    if value is None:
-        return None
-    if kind is Kind.JSON:
-        return json.loads(value)
-    if kind is Kind.BOOL:
-        return bool(value)
-    return value
-
+from dockyard.domain.server.filters import like
 
 # SQLite virtual-machine steps between two calls of the interrupt check: a fraction of a
 # millisecond, and more than a short statement ever takes (so those never pay for it).
@@ -65,70 +54,15 @@ def _dy_like(pattern: str | None, value: str | None, insensitive: int) -> int | 
     return int(like(pattern, str(value), bool(insensitive)))
 
 
-class _Session:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._db = connection
-
-    def select(self, query: Select) -> list[Row]:
-        source = table(query.table)
-        columns = list(query.columns or source.columns)
-        unknown = set(columns) - set(source.columns)
-        if unknown:
-            raise ValueError(f"unknown columns {sorted(unknown)} for {query.table}")
-        compiler = Compiler()
-        sql = compiler.select(query, columns)
-        kinds = [source.columns[c] for c in columns]
+def _executor(connection: sqlite3.Connection) -> Execute:
+    def execute(sql: str, params: Sequence[Any]) -> Result:
         try:
-            rows = self._db.execute(sql, compiler.params).fetchall()
+            cursor = connection.execute(sql, params)
+            return Result(cursor.fetchall(), cursor.rowcount)
         except sqlite3.OperationalError as exc:  # reads end outside unit_of_work's handler
             raise _translated(exc) from exc
-        return [{c: _decode(k, v) for c, k, v in zip(columns, kinds, row, strict=True)} for row in rows]
 
-    def aggregate(self, query: Select, measures: Sequence[Measure]) -> list[Any]:
-        compiler = Compiler()
-        sql = compiler.aggregate(query, list(measures))
-        values = self._db.execute(sql, compiler.params).fetchone()
-        columns = table(query.table).columns
-        return [
-            value if m.fn in (Fn.COUNT, Fn.SUM, Fn.AVG) else _decode(columns[m.columns[0]], value)
-            for m, value in zip(measures, values, strict=False)
-        ]
-
-    def insert(self, table_name: str, row: Mapping[str, Any]) -> None:
-        source = table(table_name)
-        unknown = set(row) - set(source.columns)
-        if unknown:
-            raise ValueError(f"unknown columns {sorted(unknown)} for {table_name}")
-        names = list(row)
-        values = [encode(source.columns[n], row[n]) for n in names]
-        sql = f"INSERT INTO {source.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        self._db.execute(sql, values)
-
-    def update(self, table_name: str, where: Filter, changes: Mapping[str, Any]) -> int:
-        source = table(table_name)
-        unknown = set(changes) - set(source.columns)
-        if unknown:
-            raise ValueError(f"unknown columns {sorted(unknown)} for {table_name}")
-        compiler = Compiler()
-        condition = compiler.where(source, source.name, where)
-        if not changes:
-            return int(
-                self._db.execute(
-                    f"SELECT count(*) FROM {source.name} WHERE {condition}", compiler.params
-                ).fetchone()[0]
-            )
-        assignments = ", ".join(f"{name} = ?" for name in changes)
-        values = [encode(source.columns[n], v) for n, v in changes.items()]
-        cursor = self._db.execute(
-            f"UPDATE {source.name} SET {assignments} WHERE {condition}", [*values, *compiler.params]
-        )
-        return cursor.rowcount
-
-    def delete(self, table_name: str, where: Filter) -> int:
-        source = table(table_name)
-        compiler = Compiler()
-        condition = compiler.where(source, source.name, where)
-        return self._db.execute(f"DELETE FROM {source.name} WHERE {condition}", compiler.params).rowcount
+    return execute
 
 
 class SqliteRunStore:
@@ -139,7 +73,9 @@ class SqliteRunStore:
         busy_timeout: float = 30.0,
         durable: bool = True,
         interrupted: Callable[[], bool] | None = None,
+        migrate: bool = True,
     ) -> None:
+        """``migrate``: upgrade an older database's schema in place (else refuse it)."""
         self.path = Path(path)
         self._interrupted = interrupted
         self._busy_timeout = busy_timeout
@@ -153,9 +89,23 @@ class SqliteRunStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = self._connection()
             connection.execute("PRAGMA journal_mode = WAL")
-            migrate(connection)
+            self.schema = self._upgrade(connection, migrate)
         except (sqlite3.Error, OSError) as exc:
+            self.close()
             raise StoreUnavailable(f"cannot open the database {self.path}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def _upgrade(self, connection: sqlite3.Connection, migrate: bool) -> Upgrade:
+        connection.execute("BEGIN IMMEDIATE")  # one migration at a time, and no writer meanwhile
+        try:
+            done = upgrade(SqliteSchema(connection), str(self.path), migrate=migrate)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return done
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -176,14 +126,14 @@ class SqliteRunStore:
         return connection
 
     @contextmanager
-    def unit_of_work(self, *, write: bool) -> Iterator[_Session]:
+    def unit_of_work(self, *, write: bool) -> Iterator[SqlSession]:
         try:
             connection = self._connection()
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the database is busy or unavailable: {exc}") from exc
         try:
-            yield _Session(connection)
+            yield SqlSession(SQLITE, _executor(connection))
             connection.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             _rollback(connection)

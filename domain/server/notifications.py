@@ -6,12 +6,17 @@ long-polls with the version it last saw and is answered as soon as it differs. V
 start from the wall clock (seconds since late 2023, so they fit GraphQL's 32-bit Int): a
 restarted server answers with a different version, which wakes agents once.
 The number of waiting agents is bounded: each one holds a server thread.
+
+Servers sharing one database tell each other: ``publish`` (an adapter's, given at
+construction) carries each bump to the others, and ``changed_elsewhere`` is how a change
+another server published reaches this one's waiting agents.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from dockyard.domain.server.errors import ApiError
 
@@ -24,7 +29,8 @@ class TooManyListeners(ApiError):
 
 
 class QueueSignal:
-    def __init__(self, *, max_waiters: int = 8) -> None:
+    def __init__(self, *, max_waiters: int = 8, publish: Callable[[], None] | None = None) -> None:
+        self._publish = publish
         self._changed = threading.Condition()
         self._version = int(time.time()) - _EPOCH
         self._waiters = 0
@@ -37,6 +43,17 @@ class QueueSignal:
             return self._version
 
     def bump(self) -> None:
+        """The queue changed here (and has committed): wake this server's agents, and tell
+        the servers sharing the database."""
+        self._advance()
+        if self._publish is not None:
+            self._publish()
+
+    def changed_elsewhere(self) -> None:
+        """Another server sharing the database published a change."""
+        self._advance()
+
+    def _advance(self) -> None:
         with self._changed:
             self._version += 1
             self._changed.notify_all()

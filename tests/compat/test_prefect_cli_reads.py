@@ -6,23 +6,27 @@ One server is seeded through Prefect's own Client: projects "alpha" and "beta"; 
 that ended Success (with task runs and logs) and Failed, one still Scheduled, and a
 Running run of report. The CLI runs as a subprocess of the Prefect venv, pointed at the
 server with PREFECT__BACKEND=server and PREFECT__SERVER__ENDPOINT only, and each command
-must exit 0 printing exactly the expected rows.
+must exit 0 printing exactly the expected rows. Every command runs against the server on
+SQLite, then on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.postgres import create_database, drop_database, new_name
 from support.prefect_client import prefect_env, run_prefect, run_python
 from support.prefect_env import prefect_python
 from support.prefect_seed import SEED
-from support.server_process import ServerProcess, running_server
+from support.server_process import DATABASES, ServerProcess, running_server
 
 LIST_COMMANDS = """
 import json
@@ -40,12 +44,19 @@ print(json.dumps({
 TASK_TYPE = "prefect.tasks.core.function.FunctionTask"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=DATABASES)
 def seeded(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ServerProcess, dict[str, str], dict[str, Any]]]:
+    """The seeded server: on SQLite, then (every test again) on a PostgreSQL database."""
     directory = tmp_path_factory.mktemp("cli")
-    with running_server(directory / "dockyard.db") as server:
+    with contextlib.ExitStack() as cleanup:
+        database: Path | str = directory / "dockyard.db"
+        if request.param == "postgres":
+            cluster, name = request.getfixturevalue("postgres_cluster"), new_name()
+            database = create_database(cluster, name)
+            cleanup.callback(drop_database, cluster, name)
+        server = cleanup.enter_context(running_server(database, log_dir=directory))
         env = prefect_env(server.url, directory / "home")
         # the CLI finds the server through the server endpoint alone, as a Prefect 1 user sets it
         env.pop("PREFECT__CLOUD__API")

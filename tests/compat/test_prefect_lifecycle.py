@@ -2,7 +2,8 @@
 
 Each test registers a flow (Local storage, stored as a script), creates a run with the
 Prefect client, lets a real LocalAgent deploy it as `prefect execute flow-run`, and checks
-the outcome through dockyard's GraphQL API.
+the outcome through dockyard's GraphQL API. Each test runs with the server on SQLite, then
+on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pytest
 
 from support.prefect_client import HOSTNAME_LABEL, prefect_env, run_prefect, run_python
 from support.prefect_flows import local_mapped_flow, register_and_run
-from support.server_process import ServerProcess, dockyard_server
+from support.server_process import ServerProcess, dockyard_server, server_database_each
 
-__all__ = ["dockyard_server"]
+__all__ = ["dockyard_server", "server_database_each"]  # every test on SQLite, then on PostgreSQL
 
 CREATE_RUN = """
 import json, sys

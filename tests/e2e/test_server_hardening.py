@@ -22,9 +22,16 @@ import pytest
 import requests
 
 from support.query_storm import BOMBS, REFUSED_BY, Storm, create_run, probe, rss_mib, seed
-from support.server_process import DOCKYARD, ServerProcess, dockyard_server, running_server, start_server
+from support.server_process import (
+    DOCKYARD,
+    ServerProcess,
+    dockyard_server,
+    running_server,
+    server_database_each,
+    start_server,
+)
 
-__all__ = ["dockyard_server"]
+__all__ = ["dockyard_server", "server_database_each"]  # tests on server_database: SQLite, then PostgreSQL
 
 RSS_BOUND_MIB = 300  # the server idles near 70 MiB; one alias bomb used to take 1.2 GB
 
@@ -78,9 +85,9 @@ SLOW = (
 )
 
 
-def test_a_slow_query_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
-    db = tmp_path / "slow.db"
-    with running_server(db) as server:
+def test_a_slow_query_is_stopped_at_the_time_limit(server_database: Path | str, tmp_path: Path) -> None:
+    db = server_database  # a SQLite file, then a PostgreSQL database
+    with running_server(db, log_dir=tmp_path) as server:
         seed(server.url, 60)
         # a client that gives up: its request stops working instead of running to the end
         with pytest.raises(requests.Timeout):
@@ -89,7 +96,7 @@ def test_a_slow_query_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
         while "The client hung up" not in server.log() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert "The client hung up" in server.log()
-    with running_server(db, extra_args=["--request-time-limit", "0.05"]) as server:
+    with running_server(db, extra_args=["--request-time-limit", "0.05"], log_dir=tmp_path) as server:
         began = time.monotonic()
         body = server.graphql(SLOW)
         took = time.monotonic() - began
@@ -98,8 +105,11 @@ def test_a_slow_query_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
         message = body["errors"][0]["message"]
         assert "stopped after" in message and "--request-time-limit" in message
         assert took < 5.0
-        assert server.data("{ hello }") == {"hello": "👋"}  # and the server is none the worse
-    with running_server(db, extra_args=["--max-rows-per-request", "1000"]) as server:
+        # and the server is none the worse (on a busy machine, even { hello } may need more
+        # than 50 ms of a server that has just started its services: a second try then)
+        answers = [server.graphql("{ hello }") for _ in range(3)]
+        assert {"data": {"hello": "👋"}} in answers, answers
+    with running_server(db, extra_args=["--max-rows-per-request", "1000"], log_dir=tmp_path) as server:
         extensions = _limit_error(server.graphql(SLOW))
         assert extensions["limit"] == "max_rows" and extensions["value"] == 1000
 

@@ -1,5 +1,5 @@
 """The services inside a real `dockyard server` process: the scheduler (also across two
-servers on one database, and run once from the command line), the zombie killer and
+servers on one database, and run once from the command line, on SQLite and PostgreSQL), the zombie killer and
 Lazarus, driven through the GraphQL API with short thresholds."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from support.server_process import ServerProcess, running_server
+from support.server_process import ServerProcess, running_server, server_database_each
+
+__all__ = ["server_database_each"]  # the tests taking server_database: on SQLite, then PostgreSQL
 
 DOCKYARD = Path(sys.executable).parent / "dockyard"
 MINUTE = 60_000_000
@@ -163,10 +165,15 @@ def test_lazarus_reschedules_a_silent_run_then_fails_it(tmp_path: Path) -> None:
         assert states == ["Scheduled", "Submitted", "Scheduled", "Submitted", "Running", "Failed"]
 
 
-def test_two_servers_on_one_database_never_create_a_run_twice(tmp_path: Path) -> None:
-    db = tmp_path / "shared.sqlite"
+def test_two_servers_on_one_database_never_create_a_run_twice(
+    server_database: Path | str, tmp_path: Path
+) -> None:
+    db = server_database  # a SQLite file, then a PostgreSQL database
     fast = ["--scheduler-interval", "0.2"]
-    with running_server(db, extra_args=fast) as one, running_server(db, extra_args=fast) as two:
+    with (
+        running_server(db, extra_args=fast, log_dir=tmp_path) as one,
+        running_server(db, extra_args=fast, log_dir=tmp_path) as two,
+    ):
         project_id = project(one)
         flows = [make_flow(one, project_id, f"f{i}", schedule=EVERY_MINUTE) for i in range(30)]
         for i, flow in enumerate(flows):  # turned on half through each server, both scheduling
@@ -180,9 +187,9 @@ def test_two_servers_on_one_database_never_create_a_run_twice(tmp_path: Path) ->
             assert len(starts) == len(set(starts)) == 10, (flow, starts)
 
 
-def test_the_services_run_once_from_the_command_line(tmp_path: Path) -> None:
-    db = tmp_path / "db.sqlite"
-    with running_server(db, extra_args=["--no-scheduler"]) as server:
+def test_the_services_run_once_from_the_command_line(server_database: Path | str, tmp_path: Path) -> None:
+    db = server_database
+    with running_server(db, extra_args=["--no-scheduler"], log_dir=tmp_path) as server:
         flow = make_flow(server, project(server), "later", schedule=EVERY_MINUTE, active=True)
         assert server.data(SCHEDULED, {"flow": flow})["flow_run"] == [], "no scheduler in this server"
 

@@ -3,10 +3,13 @@
     with running_server(tmp_path / "dockyard.db") as server:
         requests.post(server.url, json={"query": "{ hello }"})
 
+The database is a SQLite file or a ``postgresql://`` URL (whose log goes to ``log_dir``).
 The server listens on a free port on 127.0.0.1 (plus docker0 unless ``docker_bridge`` is
 off), writes its log to ``server.log_path``, and is stopped (SIGTERM, then SIGKILL) when
 the block ends, even on failure. A test module that imports the ``dockyard_server``
-fixture from here gets a fresh server per test on a temporary database.
+fixture from here gets a fresh server per test on the ``server_database`` fixture's
+database: a temporary SQLite file (tests/conftest.py), or, in a module that also imports
+``server_database_each``, each of SQLite and a new PostgreSQL database in turn.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServerProcess:
     url: str
     port: int
-    db_path: Path
+    db_path: Path | str  # a SQLite file or a postgresql:// URL
     log_path: Path
     process: subprocess.Popen[bytes]
     api_key: str | None = None
@@ -79,8 +82,9 @@ class ServerProcess:
 
 
 def start_server(
-    db_path: Path,
+    db_path: Path | str,
     *,
+    log_dir: Path | None = None,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     docker_bridge: bool = False,
@@ -91,7 +95,11 @@ def start_server(
 ) -> ServerProcess:
     """Start the server and wait until /health answers; raise with its log if it does not."""
     port = port or free_port()
-    log_path = db_path.with_suffix(".server.log")
+    if isinstance(db_path, Path):
+        log_path = db_path.with_suffix(".server.log")
+    else:
+        assert log_dir is not None, "a server on a PostgreSQL URL needs a log_dir for its log"
+        log_path = log_dir / f"server-{port}.log"
     bridge = "--docker-bridge" if docker_bridge else "--no-docker-bridge"
     args = [str(DOCKYARD), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--db", str(db_path), "--log-level", log_level, bridge, *extra_args]
@@ -114,7 +122,7 @@ def start_server(
 
 
 @contextlib.contextmanager
-def running_server(db_path: Path, **options: Any) -> Iterator[ServerProcess]:
+def running_server(db_path: Path | str, **options: Any) -> Iterator[ServerProcess]:
     server = start_server(db_path, **options)
     try:
         yield server
@@ -123,7 +131,20 @@ def running_server(db_path: Path, **options: Any) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def dockyard_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A dockyard server on a fresh database in ``tmp_path``."""
-    with running_server(tmp_path / "dockyard.db") as server:
+def dockyard_server(server_database: Path | str, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A dockyard server on a fresh database (``server_database``)."""
+    with running_server(server_database, log_dir=tmp_path) as server:
         yield server
+
+
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(name="server_database", params=DATABASES)
+def server_database_each(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Each test of a module importing this runs on a SQLite file, then on a new PostgreSQL
+    database."""
+    if request.param == "sqlite":
+        return tmp_path / "dockyard.db"
+    url: str = request.getfixturevalue("fresh_postgres")
+    return url

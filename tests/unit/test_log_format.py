@@ -19,6 +19,9 @@ from dockyard.entrypoints.logs import configure_logging
 def restore_logging() -> Iterator[None]:
     root, ours = logging.getLogger(), logging.getLogger("dockyard")
     saved = (root.handlers[:], root.level, ours.handlers[:], ours.level, ours.propagate)
+    # A CLI test earlier in the session may have left warnings captured into its own logging:
+    # capture is set up once, so start from none for configure_logging to install ours.
+    logging.captureWarnings(False)
     yield
     root.handlers[:], root.level = saved[0], saved[1]
     ours.handlers[:], ours.level, ours.propagate = saved[2], saved[3], saved[4]

@@ -10,7 +10,7 @@ import click
 import pytest
 
 from dockyard.adapters.graphql_api.serving import interface_address, listen_hosts
-from dockyard.entrypoints.cli_server import default_db_path
+from dockyard.entrypoints.cli_database import default_db_path
 
 
 def test_interface_addresses_come_from_the_kernel() -> None:

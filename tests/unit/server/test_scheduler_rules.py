@@ -1,17 +1,16 @@
 """The scheduler: the next 10 runs of every active schedule, created once, never in the
-past, removed when the schedule stops; on the in-memory store and SQLite alike."""
+past, removed when the schedule stops; on the in-memory store, SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dockyard.adapters.sqlite import SqliteRunStore
 from dockyard.domain.server.context import Caller
 from dockyard.domain.server.errors import InvalidInput
 from dockyard.domain.server.filters import Order, Row, Select, eq
@@ -19,9 +18,9 @@ from dockyard.domain.server.runs import NewFlowRun
 from dockyard.domain.server.service import ServerService
 from dockyard.domain.server.timestamps import canonical
 from dockyard.ports.run_store import RunStore
-from support.stores import START, FakeClock, service_on, store
+from support.stores import START, FakeClock, service_on, shared_database, store
 
-__all__ = ["store"]
+__all__ = ["shared_database", "store"]
 
 MINUTE = 60_000_000  # the wire's intervals are microseconds
 
@@ -255,38 +254,34 @@ def test_a_pass_that_planned_before_another_pass_wrote_creates_nothing_twice(sto
     assert len(_runs(service, flow)) == 10
 
 
-def test_two_servers_on_one_sqlite_file_never_create_a_run_twice(tmp_path: Path) -> None:
-    stores = [SqliteRunStore(tmp_path / "shared.db", durable=False) for _ in range(2)]
-    try:
-        service, project, _ = _setup(stores[0])
-        flows = [
-            service.flows.create_flow(
-                project, _flow(f"f{i}", schedule=every_minute()), set_schedule_active=False
-            )
-            for i in range(20)
-        ]
-        with stores[0].unit_of_work(write=True) as session:
-            session.update("flow", eq("is_schedule_active", False), {"is_schedule_active": True})
-        schedulers = [service.scheduler, service_on(stores[1], FakeClock()).scheduler]
-        errors: list[BaseException] = []
+def test_two_servers_on_one_database_never_create_a_run_twice(
+    shared_database: Callable[[], RunStore],
+) -> None:
+    stores = [shared_database() for _ in range(2)]
+    service, project, _ = _setup(stores[0])
+    flows = [
+        service.flows.create_flow(project, _flow(f"f{i}", schedule=every_minute()), set_schedule_active=False)
+        for i in range(20)
+    ]
+    with stores[0].unit_of_work(write=True) as session:
+        session.update("flow", eq("is_schedule_active", False), {"is_schedule_active": True})
+    schedulers = [service.scheduler, service_on(stores[1], FakeClock()).scheduler]
+    errors: list[BaseException] = []
 
-        def passes(scheduler: Any) -> None:
-            try:
-                for _ in range(5):
-                    scheduler.run_once()
-            except BaseException as exc:
-                errors.append(exc)
+    def passes(scheduler: Any) -> None:
+        try:
+            for _ in range(5):
+                scheduler.run_once()
+        except BaseException as exc:
+            errors.append(exc)
 
-        threads = [threading.Thread(target=passes, args=(s,)) for s in schedulers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert errors == []
-        runs = _runs(service)
-        assert len(runs) == 200
-        assert len({(r["flow_id"], r["scheduled_start_time"]) for r in runs}) == 200
-        assert {r["flow_id"] for r in runs} == set(flows)
-    finally:
-        for made in stores:
-            made.close()
+    threads = [threading.Thread(target=passes, args=(s,)) for s in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    runs = _runs(service)
+    assert len(runs) == 200
+    assert len({(r["flow_id"], r["scheduled_start_time"]) for r in runs}) == 200
+    assert {r["flow_id"] for r in runs} == set(flows)

@@ -1,12 +1,13 @@
-"""The RunStore contract, run against the in-memory fake and the SQLite adapter alike.
+"""The RunStore contract, run against the in-memory fake, SQLite and PostgreSQL alike.
 
 The fake is the reference semantics of the query language (filters.evaluate, select_rows,
-aggregate_rows); SQLite must select exactly the same rows, in the same order, and compute
-the same aggregates, for hand-picked and generated queries.
+aggregate_rows); SQLite and PostgreSQL must select exactly the same rows, in the same
+order, and compute the same aggregates, for hand-picked and generated queries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -298,21 +299,28 @@ _filters = _logic(
 )
 
 
+@pytest.fixture
+def seeded_stores(tmp_path: Path, postgres_db: str) -> Iterator[dict[str, RunStore]]:
+    """The fake, SQLite and PostgreSQL, each with RUNS and TASK_RUNS, for generated queries
+    (which only read, so one seeding serves every example)."""
+    stores = {kind: make_store(kind, tmp_path, postgres_db) for kind in ("fake", "sqlite", "postgres")}
+    try:
+        for made in stores.values():
+            _seed_runs(made)
+        yield stores
+    finally:
+        for made in stores.values():
+            made.close()
+
+
+@pytest.mark.postgres
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(where=_filters)
-def test_generated_filters_agree(tmp_path: Path, where: Filter) -> None:
-    fake, sqlite = make_store("fake", tmp_path), make_store("sqlite", tmp_path / "h")
-    try:
-        for made in (fake, sqlite):
-            with made.unit_of_work(write=True) as session:
-                session.delete("flow_run", MATCH_ALL)
-                session.delete("task_run", MATCH_ALL)
-            _seed_runs(made)
-        query = Select("flow_run", where=where, order_by=(Order("state_start_time"), Order("version")))
-        assert _ids(sqlite, query) == _ids(fake, query)
-    finally:
-        fake.close()
-        sqlite.close()
+def test_generated_filters_agree(seeded_stores: dict[str, RunStore], where: Filter) -> None:
+    query = Select("flow_run", where=where, order_by=(Order("state_start_time"), Order("version")))
+    expected = _ids(seeded_stores["fake"], query)
+    assert _ids(seeded_stores["sqlite"], query) == expected
+    assert _ids(seeded_stores["postgres"], query) == expected
 
 
 def _seed_runs(store: RunStore) -> None:
@@ -467,24 +475,17 @@ def _selects(draw: st.DrawFn) -> Select:
     return Select("flow_run", draw(_filters), orders, limit, offset, distinct_on)
 
 
+@pytest.mark.postgres
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=_selects())
-def test_generated_selects_and_aggregates_agree(tmp_path: Path, query: Select) -> None:
-    fake, sqlite = make_store("fake", tmp_path), make_store("sqlite", tmp_path / "h")
+def test_generated_selects_and_aggregates_agree(seeded_stores: dict[str, RunStore], query: Select) -> None:
     measures = [
         Measure(Fn.COUNT),
         Measure(Fn.COUNT, ("flow_id", "state"), distinct=True),
         Measure(Fn.MAX, ("state_start_time",)),
         Measure(Fn.AVG, ("version",)),
     ]
-    try:
-        for made in (fake, sqlite):
-            with made.unit_of_work(write=True) as session:
-                session.delete("flow_run", MATCH_ALL)
-                session.delete("task_run", MATCH_ALL)
-            _seed_runs(made)
-        assert _ids(sqlite, query) == _ids(fake, query)
-        assert _aggregate(sqlite, query, *measures) == _aggregate(fake, query, *measures)
-    finally:
-        fake.close()
-        sqlite.close()
+    fake = seeded_stores["fake"]
+    for kind in ("sqlite", "postgres"):
+        assert _ids(seeded_stores[kind], query) == _ids(fake, query), kind
+        assert _aggregate(seeded_stores[kind], query, *measures) == _aggregate(fake, query, *measures), kind

@@ -1,11 +1,12 @@
 """Filters, selects and aggregates of the domain's query language, compiled to
-parameterised SQL.
+parameterised SQL for a dialect.
 
 Only catalog names ever reach the SQL text (anything else is refused); every value is a
-bound parameter. JSON values are stored and compared as canonical JSON text, booleans as
-0/1, instants as canonical UTC text (so ``<=`` on text is ``<=`` in time). ``distinct_on``
-keeps the first row of each group by ranking rows in a window partitioned by those columns
-(SQLite has no ``DISTINCT ON``); aggregates run over the select as a subquery.
+bound parameter. JSON values are stored and compared as canonical JSON text, instants as
+canonical UTC text (so ``<=`` on text is ``<=`` in time). ``distinct_on`` keeps the first
+row of each group by ranking rows in a window partitioned by those columns (SQLite has no
+``DISTINCT ON``, and the window states the reference semantics exactly on both);
+aggregates run over the select as a subquery.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from dockyard.domain.server.catalog import Kind, Table, table
+from dockyard.adapters.sql.dialect import Dialect
+from dockyard.domain.server.catalog import Table, table
 from dockyard.domain.server.filters import (
     AllOf,
     AnyOf,
@@ -25,50 +27,42 @@ from dockyard.domain.server.filters import (
     Op,
     Order,
     Select,
-    json_text,
 )
 
 _PLAIN = {Op.EQ: "=", Op.NEQ: "<>", Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
-_LIKES = {Op.LIKE: (False, False), Op.NLIKE: (False, True), Op.ILIKE: (True, False), Op.NILIKE: (True, True)}
-
-
-def encode(kind: Kind, value: Any) -> Any:
-    """A Python value as the store keeps it."""
-    if value is None:
-        return None
-    if kind is Kind.JSON:
-        return json_text(value)
-    if kind is Kind.BOOL:
-        return int(bool(value))
-    return value
+_LIKES = (Op.LIKE, Op.NLIKE, Op.ILIKE, Op.NILIKE)
 
 
 class Compiler:
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         self.params: list[Any] = []
+        self._mark = dialect.placeholder
         self._aliases = itertools.count()
 
     def select(self, query: Select, columns: list[str]) -> str:
         source = table(query.table)
         alias = self._alias()
+        order_key = f"{alias}.{self.dialect.insertion_order}"
         selected = ", ".join(f"{alias}.{self._column(source, c)}" for c in columns)
         condition = self.where(source, alias, query.where)
         orders = self._orders(source, alias, query.ordering)
         if not query.distinct_on:
             sql = f"SELECT {selected} FROM {source.name} AS {alias} WHERE {condition}"
-            sql += f" ORDER BY {', '.join([*orders, f'{alias}.rowid'])}"  # ties in insertion order
+            sql += f" ORDER BY {', '.join([*orders, order_key])}"  # ties in insertion order
         else:
             groups = ", ".join(f"{alias}.{self._column(source, c)}" for c in query.distinct_on)
             ranked = (
-                f"SELECT {alias}.*, {alias}.rowid AS dy_rowid, ROW_NUMBER() OVER "
-                f"(PARTITION BY {groups} ORDER BY {', '.join([*orders, f'{alias}.rowid'])}) AS dy_rank "
+                f"SELECT {alias}.*, {order_key} AS dy_rowid, ROW_NUMBER() OVER "
+                f"(PARTITION BY {groups} ORDER BY {', '.join([*orders, order_key])}) AS dy_rank "
                 f"FROM {source.name} AS {alias} WHERE {condition}"
             )
             sql = f"SELECT {selected} FROM ({ranked}) AS {alias} WHERE {alias}.dy_rank = 1"
             sql += f" ORDER BY {', '.join([*orders, f'{alias}.dy_rowid'])}"
         if query.limit is not None or query.offset is not None:
-            sql += " LIMIT ? OFFSET ?"
-            self.params += [-1 if query.limit is None else max(query.limit, 0), max(query.offset or 0, 0)]
+            sql += f" LIMIT {self._mark} OFFSET {self._mark}"
+            limit = self.dialect.unlimited() if query.limit is None else max(query.limit, 0)
+            self.params += [limit, max(query.offset or 0, 0)]
         return sql
 
     def aggregate(self, query: Select, measures: list[Measure]) -> str:
@@ -87,7 +81,7 @@ class Compiler:
                 return f"COUNT({'DISTINCT ' if measure.distinct else ''}{columns[0]})"
             present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
             if measure.distinct:
-                return f"COUNT(DISTINCT CASE WHEN {present} THEN json_array({', '.join(columns)}) END)"
+                return f"COUNT(DISTINCT CASE WHEN {present} THEN {self.dialect.row_key(columns)} END)"
             return f"COUNT(CASE WHEN {present} THEN 1 END)"
         if len(columns) != 1:
             raise ValueError(f"{measure.fn.value} takes exactly one column")
@@ -106,7 +100,7 @@ class Compiler:
             return self._compare(source, alias, where)
         if isinstance(where, AllOf | AnyOf):
             if not where.parts:
-                return "1" if isinstance(where, AllOf) else "0"
+                return self.dialect.true if isinstance(where, AllOf) else self.dialect.false
             joiner = " AND " if isinstance(where, AllOf) else " OR "
             return "(" + joiner.join(self.where(source, alias, p) for p in where.parts) + ")"
         if isinstance(where, Negate):
@@ -124,51 +118,25 @@ class Compiler:
     def _compare(self, source: Table, alias: str, where: Compare) -> str:
         name = self._column(source, where.column)
         kind, column, op, value = source.columns[name], f"{alias}.{name}", where.op, where.value
+        encode = self.dialect.encode
         if op is Op.IS_NULL:
             return f"{column} IS {'' if value else 'NOT '}NULL"
         if op in (Op.IN, Op.NIN):
             values = list(value)
             if not values:
-                return "1" if op is Op.NIN else "0"
+                return self.dialect.true if op is Op.NIN else self.dialect.false
             self.params += [encode(kind, v) for v in values]
-            return f"{column} {'NOT ' if op is Op.NIN else ''}IN ({', '.join('?' * len(values))})"
+            marks = ", ".join([self._mark] * len(values))
+            return f"{column} {'NOT ' if op is Op.NIN else ''}IN ({marks})"
         if op in _PLAIN:
             self.params.append(encode(kind, value))
-            return f"{column} {_PLAIN[op]} ?"
-        return f"(CASE WHEN {column} IS NULL THEN NULL ELSE {self._special(column, op, value)} END)"
-
-    def _special(self, column: str, op: Op, value: Any) -> str:
+            return f"{column} {_PLAIN[op]} {self._mark}"
         if op in _LIKES:
-            insensitive, negated = _LIKES[op]
-            self.params += [str(value), int(insensitive)]
-            return f"{'NOT ' if negated else ''}dy_like(?, {column}, ?)"
-        self.params.append(json_text(value if op is not Op.HAS_KEY else str(value)))
-        if op is Op.CONTAINS:
-            return (
-                f"(json_type({column}) = 'array' AND NOT EXISTS (SELECT 1 FROM json_each(?) AS g "
-                f"WHERE g.value NOT IN (SELECT value FROM json_each({column}))))"
-            )
-        if op is Op.CONTAINED_IN:
-            return (
-                f"(json_type({column}) = 'array' AND NOT EXISTS (SELECT 1 FROM json_each({column}) AS h "
-                f"WHERE h.value NOT IN (SELECT value FROM json_each(?))))"
-            )
-        if op is Op.HAS_KEY:
-            return (
-                f"(json_type({column}) = 'object' AND EXISTS (SELECT 1 FROM json_each({column}) AS k "
-                f"WHERE k.key = json_extract(?, '$')))"
-            )
-        if op is Op.HAS_KEYS_ANY:
-            return (
-                f"(json_type({column}) = 'object' AND EXISTS (SELECT 1 FROM json_each({column}) AS k "
-                f"WHERE k.key IN (SELECT value FROM json_each(?))))"
-            )
-        if op is Op.HAS_KEYS_ALL:
-            return (
-                f"(json_type({column}) = 'object' AND NOT EXISTS (SELECT 1 FROM json_each(?) AS w "
-                f"WHERE w.value NOT IN (SELECT key FROM json_each({column}))))"
-            )
-        raise ValueError(f"unsupported operator {op.value}")
+            special, params = self.dialect.like(column, op, str(value), kind)
+        else:
+            special, params = self.dialect.json_op(column, op, value)
+        self.params += params
+        return f"(CASE WHEN {column} IS NULL THEN NULL ELSE {special} END)"
 
     def _column(self, source: Table, name: str) -> str:
         if name not in source.columns:
