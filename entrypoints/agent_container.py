@@ -22,6 +22,7 @@ from dockyard.adapters.graphql_backend import GraphQLBackend
 from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
 from dockyard.adapters.stdout_output import StdoutFlowOutput
+from dockyard.adapters.swarm_runtime import SwarmServiceRuntime
 from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
@@ -67,6 +68,13 @@ def _http_session(config: AgentConfig) -> Iterator[requests.Session]:
         session.close()
 
 
+def _runtime(
+    config: AgentConfig, client: docker.DockerClient
+) -> DockerContainerRuntime | SwarmServiceRuntime:
+    """Each run a container of the daemon's, or with ``--swarm`` a service of its Swarm's."""
+    return SwarmServiceRuntime(client) if config.swarm else DockerContainerRuntime(client)
+
+
 def _leases(config: AgentConfig) -> FileLeases:
     if config.lock_dir is None:
         raise ConfigurationError("there is no home directory for the agent's lock file: set --lock-dir")
@@ -101,7 +109,7 @@ class AgentContainer(containers.DeclarativeContainer):
     # Adapters
     clock = providers.Singleton(SystemClock)
     leases = providers.Singleton(_leases, config=config)
-    runtime = providers.Singleton(DockerContainerRuntime, client=docker_client)
+    runtime = providers.Singleton(_runtime, config=config, client=docker_client)
     transport = providers.Singleton(
         GraphQLTransport,
         session=http_session,

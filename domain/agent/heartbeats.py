@@ -52,4 +52,8 @@ class Heartbeats:
 def _speaks_for(run: TrackedRun, container: ContainerState | None) -> bool:
     if run.phase is Phase.DEPLOYING:
         return True
-    return run.ship_logs and container is not None and container.status == "running"
+    return run.ship_logs and container is not None and container.status in ALIVE
+
+
+# A running container; a Swarm service's task also while it waits for a node or is prepared on one.
+ALIVE = frozenset({"running", "pending", "starting"})

@@ -3,9 +3,9 @@
 The backend stores the run config as Prefect serialises it
 (``{"type": "DockerRun", "__version__": ..., "image": ..., "env": ..., ...}``). The Docker
 agent runs ``DockerRun`` configs; a ``UniversalRun`` keeps its ``env`` and ``labels`` and
-runs as a ``DockerRun``; no run config at all is an empty ``DockerRun``. dockyard adds two
-keys: ``command`` (a string runs under ``/bin/sh -c``, a list is the exact argv) and
-``timeout`` (seconds).
+runs as a ``DockerRun``; no run config at all is an empty ``DockerRun``. dockyard adds three
+keys: ``command`` (a string runs under ``/bin/sh -c``, a list is the exact argv),
+``timeout`` (seconds) and ``placement`` (Swarm constraints and preferences: ``placement``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.domain.agent.placement import RunPlacement, parse_run_placement
 from dockyard.domain.errors import RunRefused
 
 _COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
@@ -25,7 +26,7 @@ _COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
 MAX_ENV_VAR_BYTES = 128 * 1024 - 1
 MAX_ENV_BYTES = 1024 * 1024
 MAX_ENV_VARS = 4096
-_DOCKER_KEYS = _COMMON_KEYS | {"image", "ports", "host_config", "command", "timeout"}
+_DOCKER_KEYS = _COMMON_KEYS | {"image", "ports", "host_config", "command", "timeout", "placement"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class DockerRunConfig:
     host_config: Mapping[str, Any] = field(default_factory=dict)
     command: tuple[str, ...] | None = None
     timeout: float | None = None
+    placement: RunPlacement | None = None  # where Swarm may run it (swarm mode only)
 
 
 def parse_run_config(flow_run_id: str, raw: Mapping[str, Any] | None) -> DockerRunConfig:
@@ -69,6 +71,7 @@ def parse_run_config(flow_run_id: str, raw: Mapping[str, Any] | None) -> DockerR
         host_config=dict(host_config or {}),
         command=_command(raw.get("command")),
         timeout=_timeout(raw.get("timeout")),
+        placement=parse_run_placement(raw.get("placement")),
     )
 
 
