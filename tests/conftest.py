@@ -44,3 +44,13 @@ def test_image(docker_client: object) -> Callable[[str], str]:
         return IMAGES[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def swarm(docker_client: object) -> Iterator[object]:
+    """The test daemon as a single-node Swarm manager, left as it was found
+    (``support.swarm``)."""
+    from support.swarm import single_node_swarm
+
+    with single_node_swarm(docker_client) as joined:  # type: ignore[arg-type]
+        yield joined

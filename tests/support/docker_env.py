@@ -49,7 +49,11 @@ def ensure_images(client: docker.DockerClient, names: Iterable[str]) -> None:
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> None:
-    """Remove containers, then networks and volumes, carrying ``label`` (``key=value``)."""
+    """Remove Swarm services, containers, then networks and volumes, carrying ``label``
+    (``key=value``)."""
+    from support.swarm import remove_services
+
+    remove_services(client, label)
     for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         try:
             container.remove(force=True, v=True)
