@@ -120,12 +120,17 @@ def service_placement(
     allowed: Sequence[str],
 ) -> Placement:
     """The operator's placement with the run's added, each of the run's allowed by a pattern
-    of ``allowed`` (``RunRefused`` naming the flag otherwise)."""
+    of ``allowed`` or already the operator's (``RunRefused`` naming the flag otherwise)."""
     if requested is None:
         return Placement(tuple(constraints), tuple(preferences))
-    for kind, items in (("constraint", requested.constraints), ("preference", requested.preferences)):
+    given = (
+        ("constraint", requested.constraints, constraints),
+        ("preference", requested.preferences, preferences),
+    )
+    for kind, items, operators in given:
         for item in items:
-            if not any(fnmatchcase(item, pattern) for pattern in allowed):
+            # One the operator applies to every run already grants nothing.
+            if item not in operators and not any(fnmatchcase(item, pattern) for pattern in allowed):
                 raise RunRefused(
                     f"The run asks for the placement {kind} {item!r}, which this agent does not allow "
                     f"(start the agent with --allow-placement '{item}', or a pattern that matches it)"
