@@ -28,6 +28,7 @@ IMAGES = {
     "python": "dockyard-test/python:3.11",
     "registry": "dockyard-test/registry:2",
     "prefect": "dockyard-test/prefect:1.4.1",
+    "dind": "dockyard-test/dind:20.10",
 }
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
