@@ -8,7 +8,8 @@ through its task (``swarm_inspect``). What the port calls a container is the run
   ended, until the run's outcome is written;
 - removing it removes the service, and Swarm the containers of its tasks on every node;
 - its output is ``service logs``, which Swarm keeps following after the task has ended, so
-  a follow is closed here once the task is over (a thread per followed service checks).
+  a follow is closed here once the task is over: when a listing or an inspection shows it
+  ended, or else when a thread per followed service that checks now and then finds it so.
 
 Errors translate as in ``DockerContainerRuntime``: no answer is ``RuntimeUnavailable``, an
 error answer ``RuntimeRequestFailed`` with the daemon's words.
@@ -45,7 +46,10 @@ log = logging.getLogger(__name__)
 
 # Engine API 1.41 (Engine 20.10) has what service plans use: Limits.Pids, CapabilityAdd.
 MINIMUM_API = (1, 41)
-FOLLOW_CHECK_SECONDS = 1.0  # how often a followed service is checked for its task's end
+# How often a followed service is checked for its task's end. Listing or inspecting a
+# service that has ended closes its follows at once: a supervisor that lists every second
+# never waits for this.
+FOLLOW_CHECK_SECONDS = 5.0
 # A stream that will not close (docker-py digs for its socket), or a daemon that does not answer.
 CLOSING_FAILED: tuple[type[BaseException], ...] = (AttributeError, docker.errors.APIError, *UNREACHABLE)
 
@@ -55,6 +59,8 @@ class SwarmServiceRuntime:
         self._client = client
         self._api: Any = client.api
         self._follow_check = follow_check
+        self._follows: dict[str, set[CancellableStream[bytes]]] = {}  # open log follows, by service
+        self._follows_lock = threading.Lock()
         self._node_id = ""  # this manager's own node: its tasks' containers can be inspected
         self._negotiated = False
         self._negotiation = threading.Lock()
@@ -152,7 +158,7 @@ class SwarmServiceRuntime:
                 tasks = self._api.tasks(filters={"service": container_id})
             except docker.errors.NotFound:
                 return None
-        return self._with_oom(service_state(service, tasks), tasks)
+        return self._seen(self._with_oom(service_state(service, tasks), tasks))
 
     def list_containers(self, labels: Mapping[str, str | None]) -> list[ContainerState]:
         """Every service with all the labels, each with its task's state: two requests
@@ -166,7 +172,7 @@ class SwarmServiceRuntime:
         for service in services:
             own = tasks.get(str(service["ID"]))
             if own is not None:  # None: removed while listing
-                found.append(self._with_oom(service_state(service, own), own))
+                found.append(self._seen(self._with_oom(service_state(service, own), own)))
         return found
 
     def _tasks_of(self, service_ids: list[str]) -> dict[str, list[Mapping[str, Any]]]:
@@ -186,6 +192,21 @@ class SwarmServiceRuntime:
         for task in tasks:
             by_service.setdefault(str(task.get("ServiceID", "")), []).append(task)
         return by_service
+
+    def _seen(self, state: ContainerState) -> ContainerState:
+        """An ended service's output is complete: its follows need not wait any longer."""
+        if state.ended:
+            self._close_follows(state.id)
+        return state
+
+    def _close_follows(self, service_id: str) -> None:
+        with self._follows_lock:
+            streams = self._follows.pop(service_id, set())
+        for stream in streams:
+            try:
+                stream.close()
+            except CLOSING_FAILED:
+                log.debug("closing a log stream of service %s failed", service_id, exc_info=True)
 
     def _with_oom(self, state: ContainerState, tasks: list[Mapping[str, Any]]) -> ContainerState:
         """Swarm reports an OOM kill only as exit code 137. Where the task's container ran
@@ -295,9 +316,11 @@ class SwarmServiceRuntime:
         stream = CancellableStream(self._api._multiplexed_response_stream_helper(response), response)
         done = threading.Event()
         if follow:
+            with self._follows_lock:
+                self._follows.setdefault(container_id, set()).add(stream)
             threading.Thread(
                 target=self._close_when_ended,
-                args=(container_id, stream, done),
+                args=(container_id, done),
                 name=f"follow-end-{container_id[:12]}",
                 daemon=True,
             ).start()
@@ -307,26 +330,27 @@ class SwarmServiceRuntime:
             return
         finally:
             done.set()
+            with self._follows_lock:
+                streams = self._follows.get(container_id, set())
+                streams.discard(stream)
+                if not streams:
+                    self._follows.pop(container_id, None)
             try:
                 stream.close()
             except CLOSING_FAILED:
                 log.debug("closing the log stream of service %s failed", container_id, exc_info=True)
 
-    def _close_when_ended(
-        self, service_id: str, stream: CancellableStream[bytes], done: threading.Event
-    ) -> None:
+    def _close_when_ended(self, service_id: str, done: threading.Event) -> None:
         """Swarm keeps a service's log stream open after its task has ended (and even after
-        the service is removed): close it once the task is over."""
+        the service is removed): close it once the task is over, should no listing of the
+        service have closed it first."""
         while not done.wait(self._follow_check):
             try:
-                state = self.inspect_container(service_id)
+                state = self.inspect_container(service_id)  # closes the follows of an ended one
             except Exception:  # the daemon is away: the stream breaks off by itself, or not yet
                 continue
-            if state is None or state.ended:
-                try:
-                    stream.close()
-                except CLOSING_FAILED:
-                    log.debug("closing the log stream of service %s failed", service_id, exc_info=True)
+            if state is None:
+                self._close_follows(service_id)
                 return
 
 

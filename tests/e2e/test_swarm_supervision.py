@@ -113,8 +113,9 @@ def test_limit_two_never_runs_more_than_two_services_and_ships_each_output_once(
     server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
     label: str,
 ) -> None:  # fmt: skip
-    agent = swarm_agent(server, agents, tmp_path, label, "--limit", "2")
+    # All five wait in the queue before the agent starts: the limit, not their arrival, paces them.
     runs = [create(server, label, f"echo output of run {index}; sleep 2") for index in range(5)]
+    agent = swarm_agent(server, agents, tmp_path, label, "--limit", "2")
     most, done = 0, threading.Event()
 
     def sample() -> None:

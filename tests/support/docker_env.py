@@ -16,6 +16,7 @@ import docker
 import docker.errors
 
 from support.paths import SCRIPTS
+from support.swarm import remove_services
 
 TEST_LABEL = "org.dockyard.test-session"
 SESSION_ID = uuid.uuid4().hex[:12]
@@ -52,8 +53,6 @@ def ensure_images(client: docker.DockerClient, names: Iterable[str]) -> None:
 def remove_labelled(client: docker.DockerClient, label: str) -> None:
     """Remove Swarm services, containers, then networks and volumes, carrying ``label``
     (``key=value``)."""
-    from support.swarm import remove_services
-
     remove_services(client, label)
     for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         try:
