@@ -24,6 +24,7 @@ from dockyard.adapters.graphql_transport import GraphQLTransport
 from dockyard.adapters.host_paths import daemon_shares_this_file_system, real_host_path
 from dockyard.adapters.prometheus import PrometheusAgentMetrics, exposition
 from dockyard.adapters.stdout_output import LoggedFlowOutput, StdoutFlowOutput
+from dockyard.adapters.swarm_runtime import SwarmServiceRuntime
 from dockyard.adapters.system_clock import SystemClock
 from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
@@ -67,6 +68,13 @@ def _http_session(config: AgentConfig) -> Iterator[requests.Session]:
         yield session
     finally:
         session.close()
+
+
+def _runtime(
+    config: AgentConfig, client: docker.DockerClient
+) -> DockerContainerRuntime | SwarmServiceRuntime:
+    """Each run a container of the daemon's, or with ``--swarm`` a service of its Swarm's."""
+    return SwarmServiceRuntime(client) if config.swarm else DockerContainerRuntime(client)
 
 
 def _leases(config: AgentConfig) -> FileLeases:
@@ -116,7 +124,7 @@ class AgentContainer(containers.DeclarativeContainer):
     leases = providers.Singleton(_leases, config=config)
     # The agent's metrics, in a registry of this container's own (``/metrics``).
     metrics = providers.Singleton(PrometheusAgentMetrics, agent_name=config.provided.name)
-    docker_runtime = providers.Singleton(DockerContainerRuntime, client=docker_client)
+    docker_runtime = providers.Singleton(_runtime, config=config, client=docker_client)
     runtime = providers.Singleton(
         counting_daemon_errors, runtime=docker_runtime, count=metrics.provided.daemon_error
     )

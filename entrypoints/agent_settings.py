@@ -43,6 +43,8 @@ from dockyard.entrypoints.setting_values import (
     checked_tenant,
     image_patterns,
     mounts,
+    placement_constraints,
+    placement_preferences,
     pull_policy,
     registry_scopes,
     sorted_labels,
@@ -231,8 +233,24 @@ SETTINGS: tuple[Setting, ...] = (
             {"metavar": "SIZE"}, policy=True),
     Setting("max_pids", Int, "Process cap, also the default.", ("--max-pids",), {"type": _AT_LEAST_1},
             policy=True),
+    # -- Docker Swarm --
+    Setting("swarm", Flag, "Run each flow run as a Docker Swarm service (the daemon must be a Swarm "
+            "manager), so Swarm places runs on its nodes.", ("--swarm",), _SWITCH),
+    Setting("constraints", Names, "Swarm placement constraint of every run, e.g. node.labels.role==flows "
+            "(repeatable; --swarm).", ("--constraint",), {"multiple": True, "metavar": "EXPR"},
+            aliases=(_plural("constraint", "constraints"),), build=placement_constraints),
+    Setting("placement_prefs", Names, "Swarm placement preference of every run: spread=node.labels.zone "
+            "(repeatable; --swarm).", ("--placement-pref",), {"multiple": True, "metavar": "PREF"},
+            aliases=(_plural("placement_pref", "placement_prefs"),), build=placement_preferences),
+    Setting("allow_placement", Names, "Placement constraint or preference runs may ask for in their run "
+            "config's placement, * matching any text (repeatable; --swarm).", ("--allow-placement",),
+            {"multiple": True, "metavar": "PATTERN"}, policy=True),
+    Setting("placement_timeout", Float, "Seconds a run's task may wait for a Swarm node that can take it; "
+            "then the run fails saying why [default: 300] (--swarm).", ("--placement-timeout",),
+            {"type": _POSITIVE}),
     # -- the loop and supervision --
-    Setting("limit", Int, "Flow-run containers running at once.", ("--limit",), {"type": _AT_LEAST_1}),
+    Setting("limit", Int, "Flow-run containers (or services) running at once.", ("--limit",),
+            {"type": _AT_LEAST_1}),
     Setting("run_timeout", Float, "Seconds a run may take.", ("--run-timeout",), {"type": _POSITIVE}),
     Setting("cancel_grace", Float, "Seconds from SIGTERM to SIGKILL [default: 30].", ("--cancel-grace",),
             {"type": click.FloatRange(min=0)}),

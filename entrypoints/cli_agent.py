@@ -10,6 +10,7 @@ from dependency_injector import providers
 
 from dockyard.domain.agent.model import FlowInfo, FlowRun
 from dockyard.domain.agent.plan import plan_container, redacted
+from dockyard.domain.agent.service_plan import plan_service, redacted_service
 from dockyard.entrypoints.agent_settings import agent_options, config_file_option, given_options
 from dockyard.entrypoints.cli_json import json_object
 from dockyard.entrypoints.containers import Container
@@ -55,7 +56,8 @@ def _run_config(text: str | None, image: str | None) -> dict[str, Any]:
 )
 @click.pass_context
 def plan(ctx: click.Context, /, **params: Any) -> None:
-    """Print the container this agent would create for a flow run, as JSON.
+    """Print the container this agent would create for a flow run, as JSON (with --swarm,
+    the Swarm service).
 
     Nothing is contacted: neither Docker nor a backend. Secret environment values are
     shown as <redacted>. A run the agent would refuse exits 1 with the reason.
@@ -73,6 +75,10 @@ def plan(ctx: click.Context, /, **params: Any) -> None:
     config = resolve_agent_config(given_options(ctx), config_file=config_file_option(ctx), host_os=host_os)
     root: Container = ctx.obj
     root.agent.config.override(providers.Object(config))
+    if config.swarm:
+        service = plan_service(run, config, agent_id="preview", cluster_id="preview", host_os=host_os)
+        click.echo(json.dumps(redacted_service(service), indent=2))
+        return
     # Like the agent: where the daemon shares this file system, binds are checked with
     # their symbolic links followed, so the plan refuses what the agent would.
     planned = plan_container(

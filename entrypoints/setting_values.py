@@ -25,6 +25,7 @@ from pydantic import BeforeValidator
 from dockyard.domain.agent.config import PullPolicy
 from dockyard.domain.agent.host_values import parse_size
 from dockyard.domain.agent.image_policy import parse_image_pattern, parse_registry_entry
+from dockyard.domain.agent.placement import parse_constraint, parse_preference
 from dockyard.domain.agent.volumes import parse_volume_specs
 from dockyard.domain.errors import ConfigurationError
 from dockyard.entrypoints.key_values import parse_key_values
@@ -171,3 +172,18 @@ def image_patterns(value: tuple[str, ...], context: Context) -> Any:
 
 def pull_policy(value: Any, context: Context) -> Any:
     return None if value is DEFAULT_PULL else value
+
+
+def placement_constraints(value: tuple[str, ...], context: Context) -> Any:
+    return _each(value, parse_constraint, "--constraint")
+
+
+def placement_preferences(value: tuple[str, ...], context: Context) -> Any:
+    return _each(value, parse_preference, "--placement-pref")
+
+
+def _each(value: tuple[str, ...], parse: Callable[[str], str], option: str) -> tuple[str, ...]:
+    try:
+        return tuple(parse(item) for item in value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{option}: {exc}") from None

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build dockyard's local test images without any registry.
 #
-#   scripts/build-test-images.sh            # all images
-#   scripts/build-test-images.sh busybox    # only the named ones (busybox python registry prefect prefect-stub)
+#   scripts/build-test-images.sh            # all images but dind
+#   scripts/build-test-images.sh busybox    # only the named ones (busybox python registry prefect prefect-stub dind)
+#
+# dind (Docker-in-Docker: Debian's docker.io, for the multi-node Swarm tests) is built only
+# when named: about two minutes of debootstrap, cached as a tarball like the Python rootfs.
 #
 # Idempotent: an image whose tag is already present is skipped. Every image is tagged
 # under dockyard-test/ and carries the label org.dockyard.test-image=true, so
@@ -20,6 +23,7 @@ PYTHON="$PREFIX/python:3.11"
 REGISTRY="$PREFIX/registry:2"
 PREFECT="$PREFIX/prefect:1.4.1"
 PREFECT_STUB="$PREFIX/prefect-stub:1"
+DIND="$PREFIX/dind:20.10"
 
 say() { printf '[images] %s\n' "$*" >&2; }
 have() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -165,6 +169,30 @@ DOCKERFILE
   say "built $PREFECT"
 }
 
+build_dind() {
+  # Debian's Engine in a container: each one a node of a multi-node Swarm in the tests.
+  have "$DIND" && { say "$DIND present"; return; }
+  need_pkg /usr/sbin/debootstrap debootstrap
+  mkdir -p "$CACHE"
+  local root="$CACHE/dind-rootfs" tarball="$CACHE/dind-rootfs.tar"
+  if [ ! -s "$tarball" ]; then
+    say "debootstrapping bookworm with docker.io (about two minutes)"
+    as_root rm -rf "$root"
+    as_root debootstrap --variant=minbase --include=docker.io,iptables,ca-certificates,procps \
+      bookworm "$root" http://deb.debian.org/debian >"$CACHE/debootstrap-dind.log" 2>&1 \
+      || { say "debootstrap failed; see $CACHE/debootstrap-dind.log"; tail -n 20 "$CACHE/debootstrap-dind.log" >&2; exit 1; }
+    as_root rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
+    as_root tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    as_root rm -rf "$root"
+  fi
+  # Plain TCP on the container's own address (the tests publish it on 127.0.0.1 only);
+  # --tls=false skips the start-up delay dockerd adds to warn about it.
+  docker import --change "LABEL $LABEL" \
+    --change 'CMD ["dockerd", "--host=unix:///var/run/docker.sock", "--host=tcp://0.0.0.0:2375", "--tls=false"]' \
+    "$tarball" "$DIND" >/dev/null
+  say "built $DIND"
+}
+
 # One build at a time on this machine: test fixtures may call us concurrently.
 mkdir -p "$CACHE"
 exec 9>"$CACHE/build.lock"
@@ -179,6 +207,7 @@ for t in "${targets[@]}"; do
     python) build_python ;;
     registry) build_registry ;;
     prefect) build_prefect ;;
-    *) say "unknown image '$t' (known: busybox prefect-stub python registry prefect)"; exit 2 ;;
+    dind) build_dind ;;
+    *) say "unknown image '$t' (known: busybox prefect-stub python registry prefect dind)"; exit 2 ;;
   esac
 done

@@ -79,3 +79,13 @@ def server_database(tmp_path: Path) -> Path | str:
     """The database a ``dockyard_server`` fixture's server uses: a new SQLite file (a module
     importing ``support.server_process.server_database_each`` runs on PostgreSQL too)."""
     return tmp_path / "dockyard.db"
+
+
+@pytest.fixture(scope="session")
+def swarm(docker_client: object) -> Iterator[object]:
+    """The test daemon as a single-node Swarm manager, left as it was found
+    (``support.swarm``)."""
+    from support.swarm import single_node_swarm
+
+    with single_node_swarm(docker_client) as joined:  # type: ignore[arg-type]
+        yield joined

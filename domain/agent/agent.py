@@ -20,18 +20,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from dockyard.domain.agent.claims import claim_together
 from dockyard.domain.agent.config import AgentConfig
-from dockyard.domain.agent.deploy import Deployer
+from dockyard.domain.agent.deploy import ContainerLauncher, Deployer, Launcher
 from dockyard.domain.agent.health import AgentHealth, HealthReport
 from dockyard.domain.agent.model import FlowRun
 from dockyard.domain.agent.outbox import Outbox
 from dockyard.domain.agent.ownership import AgentIdentity, Owner, Standing, claim_standing
 from dockyard.domain.agent.polling import Poller, listen_for_work
 from dockyard.domain.agent.runtime_state import DaemonInfo
+from dockyard.domain.agent.service_deploy import ServiceLauncher
 from dockyard.domain.agent.streaming import OutputStreamer
 from dockyard.domain.agent.supervision import SupervisionSettings, Supervisor
 from dockyard.domain.agent.tracker import Tracker
-from dockyard.domain.agent.validation import for_daemon
-from dockyard.domain.errors import BackendUnavailable, DockyardError, RuntimeUnavailable
+from dockyard.domain.agent.validation import for_daemon, unused_swarm_settings
+from dockyard.domain.errors import BackendUnavailable, ConfigurationError, DockyardError, RuntimeUnavailable
 from dockyard.domain.log_fields import about_run
 from dockyard.ports.agent_lease import AgentLeases, Lease
 from dockyard.ports.backend import Backend
@@ -39,6 +40,7 @@ from dockyard.ports.clock import Clock
 from dockyard.ports.container_runtime import ContainerRuntime
 from dockyard.ports.metrics import NO_AGENT_METRICS, AgentMetrics
 from dockyard.ports.output import FlowOutput
+from dockyard.ports.service_runtime import ServiceRuntime
 
 log = logging.getLogger("dockyard.agent")
 
@@ -56,7 +58,7 @@ class Agent:
         *,
         config: AgentConfig,
         backend: Backend,
-        runtime: ContainerRuntime,
+        runtime: ContainerRuntime | ServiceRuntime,
         clock: Clock,
         leases: AgentLeases,
         real_path: Callable[[str], str] | None = None,
@@ -66,6 +68,11 @@ class Agent:
         instance_id: str | None = None,
         metrics: AgentMetrics = NO_AGENT_METRICS,
     ) -> None:
+        if config.swarm != isinstance(runtime, ServiceRuntime):
+            raise ConfigurationError(
+                "swarm mode needs a Swarm service runtime, and only swarm mode takes one"
+                f" (swarm={config.swarm}, runtime {type(runtime).__name__})"
+            )
         self.config = config
         self.instance_id = instance_id or str(uuid.uuid4())
         self._backend = backend
@@ -99,6 +106,7 @@ class Agent:
                 keep_containers=config.keep_containers,
                 cancel_grace=config.cancel_grace,
                 takeover_grace=TAKEOVER_SECONDS + config.cancel_grace,
+                placement_timeout=config.placement_timeout if config.swarm else None,
             ),
             streamer=self.streamer,
             outbox=self.outbox,
@@ -147,18 +155,20 @@ class Agent:
         # The settings were checked against this machine's OS; volume specs must suit the
         # daemon's, which may differ (a remote Windows daemon). Raises ConfigurationError.
         config = for_daemon(self.config, identity.daemon.os_type)
+        unused = unused_swarm_settings(config)
+        if unused:
+            log.warning("%s place Swarm services: without --swarm they change nothing", ", ".join(unused))
         deployer = Deployer(
             config=config,
             identity=identity,
             backend=self._backend,
-            runtime=self._runtime,
             clock=self._clock,
             tracker=self.tracker,
             stopping=self._stopping,
             outbox=self.outbox,
             on_started=self.streamer.follow,
-            real_path=self._real_path,
             metrics=self._metrics,
+            launcher=self._launcher(config, identity),
         )
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="deploy")
         futures: dict[Future[None], tuple[FlowRun, bool]] = {}
@@ -201,6 +211,21 @@ class Agent:
             poller.run(stopping=self._stopping, wake=self._wake, max_polls=self.config.max_polls)
         finally:
             self._wind_down(pool, futures, supervisor_thread, deployer)
+
+    def _launcher(self, config: AgentConfig, identity: AgentIdentity) -> Launcher:
+        """Each run a Swarm service, or a container of the daemon's."""
+        runtime = self._runtime
+        if isinstance(runtime, ServiceRuntime):
+            return ServiceLauncher(config=config, identity=identity, runtime=runtime)
+        return ContainerLauncher(
+            config=config,
+            identity=identity,
+            runtime=runtime,
+            clock=self._clock,
+            outbox=self.outbox,
+            real_path=self._real_path,
+            metrics=self._metrics,
+        )
 
     def _connect(self) -> AgentIdentity | None:
         """Reach the daemon, take the lease on this agent's name and daemon, and register

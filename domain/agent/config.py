@@ -59,6 +59,9 @@ class RunPolicy:
     max_cpus: float | None = None
     max_shm_size: int | None = None  # bytes
     max_pids: int | None = None
+    # Swarm placement a run may ask for (run_config ``placement``), as fnmatch patterns over
+    # ``key==value`` constraints and ``spread=descriptor`` preferences.
+    allow_placement: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,11 @@ class AgentConfig:
     registry_credentials: tuple[RegistryCredentials, ...] = ()
     # -- what runs may ask for ------------------------------------------------------------
     policy: RunPolicy = field(default_factory=RunPolicy)
+    # -- Docker Swarm (``swarm``: each run a Swarm service instead of a container) ---------
+    swarm: bool = False
+    constraints: tuple[str, ...] = ()  # placement constraints of every run: node.labels.role==flows
+    placement_prefs: tuple[str, ...] = ()  # placement preferences of every run: spread=node.labels.zone
+    placement_timeout: float = 300.0  # seconds a run's task may wait for a node that can take it
     # -- the Docker daemon ----------------------------------------------------------------
     base_url: str | None = None  # None: DOCKER_HOST or the platform default
     docker_client_timeout: float = 60.0
@@ -101,7 +109,7 @@ class AgentConfig:
     max_polls: int | None = None
     agent_address: str | None = None  # e.g. http://127.0.0.1:8080 for /api/health, /api/poke
     show_flow_logs: bool = False
-    limit: int | None = None  # running containers at once; None: no limit
+    limit: int | None = None  # running containers (or services) at once; None: no limit
     run_timeout: float | None = None  # seconds; a run config's ``timeout`` wins
     cancel_grace: float = 30.0  # SIGTERM to SIGKILL when cancelling or timing out
     keep_containers: bool = False

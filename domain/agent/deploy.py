@@ -1,4 +1,5 @@
-"""Deploying one flow run: claim it (Submitted), plan its container, create and start it.
+"""Deploying one flow run: claim it (Submitted), plan its container, create and start it
+(in swarm mode its service: ``service_deploy``).
 
 Runs on a worker thread of the agent's pool. Every way it can end is handled here: another
 agent got the run first (skip quietly), the run is refused or Docker fails (the run ends
@@ -11,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from dockyard.domain.agent.claims import as_submitted, claimed_by, submitted_state
 from dockyard.domain.agent.config import AgentConfig
@@ -43,9 +45,27 @@ from dockyard.ports.metrics import NO_AGENT_METRICS, AgentMetrics
 log = logging.getLogger("dockyard.agent")
 
 
+@dataclass(frozen=True)
+class Launched:
+    """A run's workload, created and started: a container, or in swarm mode a service."""
+
+    workload_id: str
+    timeout: float | None  # seconds the run may take
+    ship_logs: bool  # its output becomes run logs
+    kind: str = "Container"  # what the run logs call it: "Submitted for execution: Container ID: ..."
+
+
+class Launcher(Protocol):
+    """Plans a run's workload and creates and starts it; raises ``DockyardError`` (the run
+    fails), ``RuntimeUnavailable`` (it goes back to the queue) and leaves nothing behind."""
+
+    def launch(self, run: FlowRun) -> Launched: ...
+
+
 class Deployer:
-    """Deploys runs for one connected agent process (``identity``): each is planned by the
-    pure planner (``plan_container``) from ``config``, which also decides its pulls."""
+    """Deploys runs for one connected agent process (``identity``): claims each, has the
+    ``launcher`` start its workload, and hands it to supervision. Without a launcher, each
+    run is a container (``ContainerLauncher`` over ``runtime``)."""
 
     def __init__(
         self,
@@ -53,28 +73,38 @@ class Deployer:
         config: AgentConfig,
         identity: AgentIdentity,
         backend: Backend,
-        runtime: ContainerRuntime,
         clock: Clock,
         tracker: Tracker,
         stopping: threading.Event,
         outbox: Outbox,
         on_started: Callable[[TrackedRun], None],
+        runtime: ContainerRuntime | None = None,
         real_path: Callable[[str], str] | None = None,
         metrics: AgentMetrics = NO_AGENT_METRICS,
+        launcher: Launcher | None = None,
     ) -> None:
         self._config = config
         self._identity = identity
         self._backend = backend
-        self._runtime = runtime
         self._clock = clock
         self._tracker = tracker
         self._stopping = stopping
         self._outbox = outbox  # run logs, and a Failed state the backend could not take yet
         self._on_started = on_started
         self._metrics = metrics
-        # Follows symbolic links on the daemon's host, where the agent shares its file
-        # system: bind sources are checked where the daemon really mounts from.
-        self._real_path = real_path
+        if launcher is None:
+            if runtime is None:
+                raise TypeError("a Deployer needs a launcher or a container runtime")
+            launcher = ContainerLauncher(
+                config=config,
+                identity=identity,
+                runtime=runtime,
+                clock=clock,
+                outbox=outbox,
+                real_path=real_path,
+                metrics=metrics,
+            )
+        self._launcher = launcher
         # Lets a restarted agent know its runs, and tell them from other processes'.
         self._submitted_context: Mapping[str, Any] = {"dockyard": identity.owner.claim_context()}
 
@@ -152,40 +182,16 @@ class Deployer:
         )
 
     def _create_and_start(self, run: FlowRun, ready: float) -> None:
-        plan = self._plan(run)
-        if plan.pull_first:
-            self._pull(run, plan.image, "Pulling image %s for flow run %s")
-        for volume in plan.create_volumes:
-            self._runtime.ensure_volume(volume, {MANAGED: "true"})
-        try:
-            # Create straight away: asking first whether the image is there would cost a
-            # request for every run, to save one only when it is missing.
-            container_id = self._create(plan)
-        except ImageNotFound:
-            if not plan.pull:
-                raise ImageNotFound(
-                    f"Image {plan.image} is not on the Docker daemon, and this agent does not pull "
-                    "images (--pull-policy never / --no-pull): load or pull it on the daemon first"
-                ) from None
-            self._pull(run, plan.image, "Image %s is not on the daemon; pulling it for flow run %s")
-            container_id = self._create(plan)
-        try:
-            for network in plan.connect_networks:
-                self._runtime.connect_network(container_id, network)
-            self._runtime.start_container(container_id)
-        except BaseException:
-            # Never leave a created-but-not-started container behind (it would hold the name).
-            _quietly(lambda: self._runtime.remove_container(container_id))
-            raise
+        launched = self._launcher.launch(run)
         started, now = self._clock.monotonic(), self._clock.now()
         tracked = TrackedRun(
             run_id=run.id,
             run_name=run.name,
             phase=Phase.RUNNING,
-            container_id=container_id,
+            container_id=launched.workload_id,
             started_at=started,
-            timeout=plan.timeout,
-            ship_logs=plan.ship_logs,
+            timeout=launched.timeout,
+            ship_logs=launched.ship_logs,
         )
         self._tracker.track(tracked)
         self._metrics.run_deployed(
@@ -193,64 +199,23 @@ class Deployer:
             since_scheduled=max(0.0, (now - start_time(run, now)).total_seconds()),
         )
         log.info(
-            "Flow run %s started in container %s",
+            "Flow run %s started in %s %s",
             run.id,
-            container_id[:12],
+            launched.kind.lower(),
+            launched.workload_id[:12],
             extra=about_run(run.id, run.name),
         )
-        self._log(run, f"Submitted for execution: Container ID: {container_id}", "INFO")
+        self._log(run, f"Submitted for execution: {launched.kind} ID: {launched.workload_id}", "INFO")
         if tracked.ship_logs:
             # No flow runner inside to say so: the agent records that the run is running.
-            self._mark_running(run)
+            self._mark_running(run, f"{launched.kind} started.")
         self._on_started(tracked)
 
-    def _plan(self, run: FlowRun) -> ContainerPlan:
-        identity = self._identity
-        return plan_container(
-            run,
-            self._config,
-            agent_id=identity.agent_id,
-            daemon_id=identity.daemon.id,
-            host_os=identity.daemon.os_type,
-            real_path=self._real_path,
-            instance=identity.owner.instance,
-            lease=identity.owner.lease,
-        )
-
-    def _pull(self, run: FlowRun, image: str, why: str) -> None:
-        """Pull ``image`` for ``run``, its progress and its end in the agent's log, and one
-        line with its duration in the run's logs."""
-        log.info(why, image, run.id, extra=about_run(run.id, run.name))
-        reporter = PullReporter(image, run.id, run.name, self._clock)
-        credentials = credentials_for(image, self._config.registry_credentials)
+    def _mark_running(self, run: FlowRun, message: str) -> None:
         try:
-            self._runtime.pull_image(image, credentials, progress=reporter.update)
-        except DockyardError:
-            self._metrics.pull(
-                seconds=reporter.seconds, ok=False, downloaded_bytes=reporter.progress.downloaded_bytes
-            )
-            raise
-        self._metrics.pull(
-            seconds=reporter.seconds, ok=True, downloaded_bytes=reporter.progress.downloaded_bytes
-        )
-        self._log(run, reporter.finished(), "INFO")
-
-    def _mark_running(self, run: FlowRun) -> None:
-        try:
-            self._backend.set_flow_run_state(
-                run.id, run.version, state_document("Running", "Container started.")
-            )
+            self._backend.set_flow_run_state(run.id, run.version, state_document("Running", message))
         except DockyardError as exc:
             log.warning("Could not mark flow run %s Running: %s", run.id, exc)
-
-    def _create(self, plan: ContainerPlan) -> str:
-        last: ContainerNameConflict | None = None
-        for name in name_candidates(plan.name):
-            try:
-                return self._runtime.create_container(name, plan.body)
-            except ContainerNameConflict as exc:
-                last = exc
-        raise ContainerNameConflict(f"no free container name for {plan.name!r}: {last}")
 
     # -- endings ----------------------------------------------------------------------------
 
@@ -281,6 +246,101 @@ class Deployer:
         # A run log is a courtesy: it goes out with the next batch, and failing to write it
         # never changes the run's fate.
         self._outbox.put_log(RunLog(run.id, message, level, self._config.name, self._clock.now()))
+
+
+class ContainerLauncher:
+    """Each run a container: planned by the pure planner (``plan_container``) from
+    ``config``, which also decides its pulls; created, attached and started."""
+
+    def __init__(
+        self,
+        *,
+        config: AgentConfig,
+        identity: AgentIdentity,
+        runtime: ContainerRuntime,
+        clock: Clock,
+        outbox: Outbox,
+        real_path: Callable[[str], str] | None = None,
+        metrics: AgentMetrics = NO_AGENT_METRICS,
+    ) -> None:
+        self._config = config
+        self._identity = identity
+        self._runtime = runtime
+        self._clock = clock
+        self._outbox = outbox  # where the pull's line for the run's logs goes
+        self._metrics = metrics
+        # Follows symbolic links on the daemon's host, where the agent shares its file
+        # system: bind sources are checked where the daemon really mounts from.
+        self._real_path = real_path
+
+    def launch(self, run: FlowRun) -> Launched:
+        plan = self._plan(run)
+        if plan.pull_first:
+            self._pull(run, plan.image, "Pulling image %s for flow run %s")
+        for volume in plan.create_volumes:
+            self._runtime.ensure_volume(volume, {MANAGED: "true"})
+        try:
+            # Create straight away: asking first whether the image is there would cost a
+            # request for every run, to save one only when it is missing.
+            container_id = self._create(plan)
+        except ImageNotFound:
+            if not plan.pull:
+                raise ImageNotFound(
+                    f"Image {plan.image} is not on the Docker daemon, and this agent does not pull "
+                    "images (--pull-policy never / --no-pull): load or pull it on the daemon first"
+                ) from None
+            self._pull(run, plan.image, "Image %s is not on the daemon; pulling it for flow run %s")
+            container_id = self._create(plan)
+        try:
+            for network in plan.connect_networks:
+                self._runtime.connect_network(container_id, network)
+            self._runtime.start_container(container_id)
+        except BaseException:
+            # Never leave a created-but-not-started container behind (it would hold the name).
+            _quietly(lambda: self._runtime.remove_container(container_id))
+            raise
+        return Launched(container_id, timeout=plan.timeout, ship_logs=plan.ship_logs)
+
+    def _plan(self, run: FlowRun) -> ContainerPlan:
+        identity = self._identity
+        return plan_container(
+            run,
+            self._config,
+            agent_id=identity.agent_id,
+            daemon_id=identity.daemon.id,
+            host_os=identity.daemon.os_type,
+            real_path=self._real_path,
+            instance=identity.owner.instance,
+            lease=identity.owner.lease,
+        )
+
+    def _pull(self, run: FlowRun, image: str, why: str) -> None:
+        """Pull ``image`` for ``run``, its progress and its end in the agent's log, and one
+        line with its duration in the run's logs."""
+        log.info(why, image, run.id, extra=about_run(run.id, run.name))
+        reporter = PullReporter(image, run.id, run.name, self._clock)
+        credentials = credentials_for(image, self._config.registry_credentials)
+        try:
+            self._runtime.pull_image(image, credentials, progress=reporter.update)
+        except DockyardError:
+            self._metrics.pull(
+                seconds=reporter.seconds, ok=False, downloaded_bytes=reporter.progress.downloaded_bytes
+            )
+            raise
+        self._metrics.pull(
+            seconds=reporter.seconds, ok=True, downloaded_bytes=reporter.progress.downloaded_bytes
+        )
+        finished = RunLog(run.id, reporter.finished(), "INFO", self._config.name, self._clock.now())
+        self._outbox.put_log(finished)
+
+    def _create(self, plan: ContainerPlan) -> str:
+        last: ContainerNameConflict | None = None
+        for name in name_candidates(plan.name):
+            try:
+                return self._runtime.create_container(name, plan.body)
+            except ContainerNameConflict as exc:
+                last = exc
+        raise ContainerNameConflict(f"no free container name for {plan.name!r}: {last}")
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -24,6 +24,9 @@ log = logging.getLogger("dockyard.agent")
 
 # Prefect 1's flow runner beats every 30 s (PREFECT__CLOUD__HEARTBEAT_INTERVAL).
 HEARTBEAT_INTERVAL = 30.0
+# A running container; a Swarm service's task also while it waits for a node or a node
+# prepares it (pulls its image): the run is alive then too.
+ALIVE = frozenset({"running", "pending", "starting"})
 
 
 class Heartbeats:
@@ -52,4 +55,4 @@ class Heartbeats:
 def _speaks_for(run: TrackedRun, container: ContainerState | None) -> bool:
     if run.phase is Phase.DEPLOYING:
         return True
-    return run.ship_logs and container is not None and container.status == "running"
+    return run.ship_logs and container is not None and container.status in ALIVE

@@ -113,3 +113,28 @@ class ContainerPlan:
     def env(self) -> dict[str, str]:
         pairs = (item.split("=", 1) for item in self.body.get("Env", []))
         return dict(pairs)
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """Everything the agent will ask of a Docker Swarm for one run (swarm mode), decided
+    before touching it: one service whose one task runs the flow run's container.
+
+    ``spec`` is the Engine API ``ServiceSpec`` without its ``Name`` (``Labels``,
+    ``TaskTemplate``, ``Mode``), JSON-ready, sent as it is.
+    """
+
+    name: str
+    image: str
+    spec: Mapping[str, Any]
+    networks: tuple[str, ...] = ()  # must be swarm-scoped: checked against the Swarm before creating
+    # Pin the image to the digest its registry serves now, so every node runs the same one
+    # (pull policy "always"); otherwise each node resolves the tag itself.
+    resolve_digest: bool = False
+    secret_env: frozenset[str] = frozenset()
+    timeout: float | None = None
+    ship_logs: bool = False
+
+    def env(self) -> dict[str, str]:
+        pairs = (item.split("=", 1) for item in self.spec["TaskTemplate"]["ContainerSpec"].get("Env", []))
+        return dict(pairs)

@@ -46,3 +46,18 @@ def name_candidates(base: str, attempts: int = NAME_ATTEMPTS) -> Iterator[str]:
     yield base
     for index in range(1, attempts):
         yield f"{base}-{index}"
+
+
+# Swarm names services as DNS labels: letters, digits and inner dashes, 63 at most. Room is
+# kept for name_candidates' "-99".
+SERVICE_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?")
+MAX_SERVICE_NAME = 63 - len("-99")
+
+
+def service_name(flow_run_name: str, flow_run_id: str) -> str:
+    """A valid Swarm service name for the run (always matches ``SERVICE_NAME``)."""
+    for text in (flow_run_name, flow_run_id):
+        name = re.sub(r"[^a-zA-Z0-9]+", "-", slug(text or ""))[:MAX_SERVICE_NAME].strip("-")
+        if name:
+            return name
+    return "flow-run"

@@ -16,7 +16,7 @@ from dockyard.domain.agent.runtime_state import ContainerState
 from dockyard.domain.agent.tracker import Phase, StopReason, TrackedRun
 from dockyard.domain.states import FINISHED_STATES, SCHEDULED_STATES
 
-LIVE_STATUSES = frozenset({"running", "paused", "restarting"})
+LIVE_STATUSES = frozenset({"running", "paused", "restarting", "pending", "starting"})
 
 
 class Verb(Enum):
@@ -35,6 +35,7 @@ class Outcome(Enum):
     CANCELLED = "Cancelled"
     TIMED_OUT = "timed out"
     REQUEUED = "requeued"  # the run is back in the queue: nothing to record, just remove
+    UNPLACED = "unplaced"  # no Swarm node took its task in time: Failed, saying why
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ class Observation:
     statuses_known: bool = True  # False: the backend could not be asked this time
 
 
-def decide(obs: Observation, *, now: float) -> Decision:
+def decide(obs: Observation, *, now: float, placement_timeout: float | None = None) -> Decision:
+    """``placement_timeout``: how long a Swarm service's task may wait for a node (status
+    ``pending``) before the run ends Failed with the scheduler's reason."""
     container, tracked, status, known = obs.container, obs.tracked, obs.status, obs.statuses_known
     if tracked is not None and tracked.phase is Phase.DEPLOYING:
         return Decision(Verb.LEAVE, why="a deployment worker owns it")
@@ -87,6 +90,15 @@ def decide(obs: Observation, *, now: float) -> Decision:
         # Rescheduled while this container still holds it (Lazarus took its silence for
         # death): stop it, so the run is never executed twice, and let it be deployed again.
         return Decision(Verb.STOP, reason=StopReason.REQUEUED, why="the backend rescheduled the run")
+    if (
+        not stopping
+        and known
+        and status is not None
+        and tracked is not None
+        and container.status == "pending"
+        and _waited_too_long(tracked, now, placement_timeout)
+    ):
+        return Decision(Verb.SETTLE, outcome=Outcome.UNPLACED, why="no node took its task in time")
     if not stopping and tracked is not None and _timed_out(tracked, now):
         return Decision(Verb.STOP, reason=StopReason.TIMED_OUT, why=f"ran longer than {tracked.timeout:g}s")
     if tracked is None:
@@ -117,8 +129,17 @@ def _timed_out(tracked: TrackedRun, now: float) -> bool:
     )
 
 
+def _waited_too_long(tracked: TrackedRun, now: float, limit: float | None) -> bool:
+    return limit is not None and tracked.started_at is not None and now - tracked.started_at > limit
+
+
 def outcome_message(
-    outcome: Outcome, container: ContainerState, *, tail: str = "", timeout: float | None = None
+    outcome: Outcome,
+    container: ContainerState,
+    *,
+    tail: str = "",
+    timeout: float | None = None,
+    placement_timeout: float | None = None,
 ) -> str:
     """The message of the final state the agent records (and of its run log)."""
     if outcome is Outcome.SUCCESS:
@@ -128,6 +149,18 @@ def outcome_message(
     if outcome is Outcome.TIMED_OUT:
         limit = f" of {timeout:g}s" if timeout is not None else ""
         head = f"Flow run timed out: it exceeded its time limit{limit}, so its container was stopped."
+    elif outcome is Outcome.UNPLACED:
+        within = f" within {placement_timeout:g}s" if placement_timeout is not None else ""
+        head = (
+            f"No Swarm node could take the flow run's task{within}: {container.error or 'no reason given'}."
+        )
+    elif container.status == "rejected":
+        head = f"The Swarm node refused to run the flow run's task: {container.error or 'no reason given'}."
+    elif container.exit_code is None:
+        head = "Container ended without an exit code"
+        if container.error:
+            head += f"; Docker reported: {container.error}"
+        head += "."
     else:
         head = f"Container exited with code {container.exit_code}"
         if container.oom_killed:
@@ -144,4 +177,5 @@ def final_state_name(outcome: Outcome) -> str | None:
         Outcome.FAILED: "Failed",
         Outcome.TIMED_OUT: "Failed",
         Outcome.CANCELLED: "Cancelled",
+        Outcome.UNPLACED: "Failed",
     }.get(outcome)

@@ -3,9 +3,9 @@
 The backend stores the run config as Prefect serialises it
 (``{"type": "DockerRun", "__version__": ..., "image": ..., "env": ..., ...}``). The Docker
 agent runs ``DockerRun`` configs; a ``UniversalRun`` keeps its ``env`` and ``labels`` and
-runs as a ``DockerRun``; no run config at all is an empty ``DockerRun``. dockyard adds two
-keys: ``command`` (a string runs under ``/bin/sh -c``, a list is the exact argv) and
-``timeout`` (seconds).
+runs as a ``DockerRun``; no run config at all is an empty ``DockerRun``. dockyard adds three
+keys: ``command`` (a string runs under ``/bin/sh -c``, a list is the exact argv),
+``timeout`` (seconds) and ``placement`` (Swarm constraints and preferences: ``placement``).
 
 The backend checks a ``DockerRun`` when a run is created (``check_docker_run``) by the same
 rules the agent reads it with, so a run the agent would refuse is refused at once, with the
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.domain.agent.images import parse_image_reference
+from dockyard.domain.agent.placement import RunPlacement, parse_run_placement
 from dockyard.domain.errors import InvalidImageReference, RunRefused
 
 _COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
@@ -30,9 +31,9 @@ _COMMON_KEYS = frozenset({"type", "__version__", "env", "labels"})
 MAX_ENV_VAR_BYTES = 128 * 1024 - 1
 MAX_ENV_BYTES = 1024 * 1024
 MAX_ENV_VARS = 4096
-# Prefect 1.4.1's DockerRun fields (its DockerRunSchema), and the two dockyard adds.
+# Prefect 1.4.1's DockerRun fields (its DockerRunSchema), and the three dockyard adds.
 PREFECT_DOCKER_RUN_KEYS = _COMMON_KEYS | {"image", "ports", "host_config"}
-DOCKYARD_DOCKER_RUN_KEYS = frozenset({"command", "timeout"})
+DOCKYARD_DOCKER_RUN_KEYS = frozenset({"command", "timeout", "placement"})
 DOCKER_RUN_KEYS = PREFECT_DOCKER_RUN_KEYS | DOCKYARD_DOCKER_RUN_KEYS
 # The keys a user writes (the serialisation's own are filled in for them).
 DOCKER_RUN_SETTINGS = tuple(sorted(DOCKER_RUN_KEYS - {"type", "__version__"}))
@@ -48,6 +49,7 @@ class DockerRunConfig:
     host_config: Mapping[str, Any] = field(default_factory=dict)
     command: tuple[str, ...] | None = None
     timeout: float | None = None
+    placement: RunPlacement | None = None  # where Swarm may run it (swarm mode only)
 
 
 def parse_run_config(flow_run_id: str, raw: Mapping[str, Any] | None) -> DockerRunConfig:
@@ -79,6 +81,7 @@ def parse_run_config(flow_run_id: str, raw: Mapping[str, Any] | None) -> DockerR
         host_config=dict(host_config or {}),
         command=_command(raw.get("command")),
         timeout=_timeout(raw.get("timeout")),
+        placement=parse_run_placement(raw.get("placement")),
     )
 
 

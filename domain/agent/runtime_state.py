@@ -2,7 +2,8 @@
 
 The runtime adapter builds them; supervision decides on them (``outcomes``, ``ownership``).
 They live in the domain so that the ports can name them without the domain depending on
-the ports.
+the ports. In swarm mode a run's workload is a Swarm service, whose one task runs the
+container: the Swarm adapter describes the service by its task in the same terms.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ class PullProgress:
 
 @dataclass(frozen=True)
 class ContainerState:
-    """A container as the daemon reports it."""
+    """A container as the daemon reports it (or a Swarm service, as its task tells it)."""
 
     id: str
     name: str
-    status: str  # Docker's: created, running, paused, restarting, removing, exited, dead
+    # Docker's: created, running, paused, restarting, removing, exited, dead. A Swarm
+    # service's adds: pending (no node has taken its task yet; ``error`` says why), starting
+    # (a node is preparing it: pulling, creating) and rejected (its node refused it).
+    status: str
     labels: Mapping[str, str] = field(default_factory=dict)
     exit_code: int | None = None
     oom_killed: bool = False
@@ -54,4 +58,7 @@ class ContainerState:
 
     @property
     def ended(self) -> bool:
-        return self.status in ("exited", "dead")
+        return self.status in ENDED_STATUSES
+
+
+ENDED_STATUSES = frozenset({"exited", "dead", "rejected"})

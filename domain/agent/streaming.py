@@ -24,7 +24,7 @@ from dockyard.domain.agent.tracker import TrackedRun
 from dockyard.domain.errors import DockyardError
 from dockyard.domain.log_fields import about_run
 from dockyard.ports.backend import Backend
-from dockyard.ports.container_runtime import ContainerRuntime
+from dockyard.ports.container_runtime import WorkloadRuntime
 from dockyard.ports.output import FlowOutput
 
 log = logging.getLogger("dockyard.agent")
@@ -93,7 +93,7 @@ class OutputStreamer:
         self,
         *,
         backend: Backend,
-        runtime: ContainerRuntime,
+        runtime: WorkloadRuntime,
         output: FlowOutput | None = None,
         show_flow_logs: bool = False,
         max_log_bytes: int = MAX_LOG_BYTES,
@@ -128,14 +128,17 @@ class OutputStreamer:
             self._streams[tracked.run_id] = stream
         stream.thread.start()
 
-    def finish(self, run_id: str, ended: ContainerState | None = None) -> None:
+    def finish(self, run_id: str, ended: ContainerState | None = None, *, wait: bool = True) -> None:
         """Ship the last of a run's output before its outcome is recorded: what its stream
         still holds, then, for an ``ended`` container whose output is shipped, what no stream
-        of this process read (it ended while the agent was down, or its stream broke off)."""
+        of this process read (it ended while the agent was down, or its stream broke off).
+        ``wait``: give the stream a moment to end (its container has ended or is gone); not
+        for a workload that never ran (a Swarm task no node took), whose stream ends only
+        once it is removed."""
         with self._lock:
             stream = self._streams.pop(run_id, None)
         if stream is not None:
-            if stream.thread is not None:
+            if stream.thread is not None and wait:
                 stream.thread.join(timeout=5.0)  # the container has ended, so its stream ends promptly
             if stream.output is not None:
                 stream.output.flush(attempts=3)

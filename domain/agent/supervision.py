@@ -42,7 +42,7 @@ from dockyard.domain.log_fields import about_run
 from dockyard.domain.states import FINISHED_STATES, SCHEDULED_STATES, state_document
 from dockyard.ports.backend import Backend
 from dockyard.ports.clock import Clock
-from dockyard.ports.container_runtime import ContainerRuntime
+from dockyard.ports.container_runtime import WorkloadRuntime
 from dockyard.ports.metrics import NO_AGENT_METRICS, AgentMetrics
 
 log = logging.getLogger("dockyard.agent")
@@ -61,6 +61,8 @@ class SupervisionSettings:
     # How long another process's container may wait for an action of its owner before this
     # process takes it for dead and the container over (``ownership``).
     takeover_grace: float = 150.0
+    # How long a Swarm service's task may wait for a node (swarm mode); None: no limit.
+    placement_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class Supervisor:
         self,
         *,
         backend: Backend,
-        runtime: ContainerRuntime,
+        runtime: WorkloadRuntime,
         clock: Clock,
         tracker: Tracker,
         health: AgentHealth,
@@ -153,7 +155,7 @@ class Supervisor:
         settlements: list[_Settlement] = []
         for run_id, container in by_run.items():
             observation = Observation(container, tracked.get(run_id), statuses.get(run_id), run_id in asked)
-            decision = decide(observation, now=now)
+            decision = decide(observation, now=now, placement_timeout=self._settings.placement_timeout)
             if decision.verb is Verb.SETTLE and decision.outcome is not None:
                 settlements.append(self._settlement(container, run_id, decision.outcome, statuses[run_id]))
             else:
@@ -283,7 +285,8 @@ class Supervisor:
     ) -> _Settlement:
         """What recording this container's outcome takes: its output first (so shipped
         logs come before the final state), then the state and the log to write."""
-        self._streamer.finish(run_id, container)
+        # Only an ended container's output is complete (a Swarm task that no node took has none).
+        self._streamer.finish(run_id, container if container.ended else None, wait=container.ended)
         name = container.labels.get(FLOW_RUN_NAME, "")
         if outcome is Outcome.REQUEUED:
             log.info(
@@ -296,11 +299,14 @@ class Supervisor:
         if outcome is Outcome.ALREADY_FINAL:
             return _Settlement(container.id, run_id, name, final_state=status.state)
         tracked = self._tracker.get(run_id)
-        failed = outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
-        tail = self._tail(container.id) if failed else ""  # only failures show their last lines
-        timeout = tracked.timeout if tracked else timeout_of(container.labels)
-        message = outcome_message(outcome, container, tail=tail, timeout=timeout)
         state = final_state_name(outcome) or "Failed"
+        failed = state == "Failed"
+        ran = outcome in (Outcome.FAILED, Outcome.TIMED_OUT)
+        tail = self._tail(container.id) if ran else ""  # only failures show their last lines
+        timeout = tracked.timeout if tracked else timeout_of(container.labels)
+        message = outcome_message(
+            outcome, container, tail=tail, timeout=timeout, placement_timeout=self._settings.placement_timeout
+        )
         entry = RunLog(
             run_id, message, "ERROR" if failed else "INFO", self._settings.agent_name, self._clock.now()
         )

@@ -9,7 +9,9 @@ from dataclasses import replace
 from dockyard.domain.agent.config import AgentConfig, RunPolicy
 from dockyard.domain.agent.environment import url_host
 from dockyard.domain.agent.networks import NETWORK_NAME, validate_networks
+from dockyard.domain.agent.placement import parse_constraint, parse_preference
 from dockyard.domain.agent.run_config import env_key, env_value
+from dockyard.domain.agent.swarm_task import DEFAULT_BRIDGE, service_mounts
 from dockyard.domain.agent.volumes import is_absolute, parse_volume_specs
 from dockyard.domain.errors import ConfigurationError, RunRefused
 
@@ -58,6 +60,7 @@ def validate_agent_config(config: AgentConfig, *, host_os: str = "linux") -> Non
             raise ConfigurationError("registry credentials need a registry and a username")
     _validate_numbers(config)
     _validate_policy(config.policy, host_os)
+    _validate_swarm(config)
 
 
 def _validate_numbers(config: AgentConfig) -> None:
@@ -72,6 +75,7 @@ def _validate_numbers(config: AgentConfig) -> None:
     for option, number in (
         ("--run-timeout", config.run_timeout),
         ("--docker-client-timeout", config.docker_client_timeout),
+        ("--placement-timeout", config.placement_timeout),
     ):
         if number is not None and number <= 0:
             raise ConfigurationError(f"{option} must be a positive number of seconds, not {number}")
@@ -102,3 +106,41 @@ def _validate_policy(policy: RunPolicy, host_os: str) -> None:
     ):
         if maximum is not None and maximum <= 0:
             raise ConfigurationError(f"{option} must be positive, not {maximum}")
+
+
+def _validate_swarm(config: AgentConfig) -> None:
+    """Placement reads as Swarm's, and swarm mode has only what a Swarm service can have."""
+    for option, values, read in (
+        ("--constraint", config.constraints, parse_constraint),
+        ("--placement-pref", config.placement_prefs, parse_preference),
+    ):
+        for value in values:
+            try:
+                read(value)
+            except ValueError as exc:
+                raise ConfigurationError(f"{option}: {exc}") from None
+    if not config.swarm:
+        return
+    for name in config.networks:
+        if name in ("host", "none", *DEFAULT_BRIDGE):
+            raise ConfigurationError(
+                f"--network {name} is not available with --swarm: a Swarm service joins swarm-scoped "
+                "(overlay) networks, or without --network its node's default bridge"
+            )
+    try:
+        service_mounts(config.volumes)
+    except RunRefused as exc:
+        raise ConfigurationError(f"--volume: {exc}") from None
+
+
+def unused_swarm_settings(config: AgentConfig) -> list[str]:
+    """The Swarm placement options given to an agent that runs containers, where they
+    change nothing (said at start-up)."""
+    if config.swarm:
+        return []
+    given = (
+        ("--constraint", config.constraints),
+        ("--placement-pref", config.placement_prefs),
+        ("--allow-placement", config.policy.allow_placement),
+    )
+    return [option for option, values in given if values]

@@ -254,7 +254,7 @@ def test_runs_that_cannot_be_right_are_refused_at_create_time(server: ServerProc
         'column 2 (char 1)); write an argv as \'["echo", "hi"]\', and a shell line starting with [ as '
         "`test ...`"
     )
-    keys = "its keys are command, env, host_config, image, labels, ports, timeout"
+    keys = "its keys are command, env, host_config, image, labels, placement, ports, timeout"
     refusals = [
         (["--image", "Busybox:1"],
          "Invalid value for --image: invalid image reference 'Busybox:1': repository name must be lowercase"),

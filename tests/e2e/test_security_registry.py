@@ -13,7 +13,6 @@ import io
 import json
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import pytest
 from support.agent_process import AgentProcess
 from support.docker_env import SESSION_LABELS
 from support.dockyard_cli import dockyard_run, run_logs, wait_final
-from support.registry import Registry, push, running_registry
+from support.registry import Registry, bcrypt_hash, push, running_registry
 from support.server_process import ServerProcess, running_server
 
 
@@ -128,17 +127,6 @@ def test_pull_policies_and_the_allow_list_for_cached_images(
     # Only the floating reference was pulled (a failed pull leaves no pull event; its
     # registry message above shows it was tried).
     assert pulls(docker_client, since) == {f"{repo}:latest"}
-
-
-def bcrypt_hash(password: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        crypt = pytest.importorskip("crypt")
-    # Cost 4 (16 rounds): the registry checks the hash on every request of a push or pull.
-    hashed = str(crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))
-    if not hashed.startswith("$2"):
-        pytest.skip("this libc cannot make the bcrypt hashes the registry needs")
-    return hashed
 
 
 def test_registry_logins_from_the_auth_file_the_environment_and_the_docker_config(

@@ -18,30 +18,13 @@ from support.agent_process import AgentProcess, wait_until
 from support.dockyard_cli import dockyard_run, run_logs, wait_final
 from support.second_daemon import second_daemon
 from support.server_process import ServerProcess, free_port
+from support.supervision_runs import BUSYBOX, create, start_agent, states
 from support.tls_daemon import dockerd_missing
-
-BUSYBOX = "dockyard-test/busybox:1"
 
 
 @pytest.fixture
 def label() -> str:
     return f"sv-{uuid.uuid4().hex[:8]}"
-
-
-def start_agent(server: ServerProcess, agents: list[AgentProcess], tmp_path: Path, label: str, *args: str,
-                name: str | None = None) -> AgentProcess:  # fmt: skip
-    agent = AgentProcess(server.url, log_dir=tmp_path, name=name, args=["--label", label, "--no-pull", *args])
-    agents.append(agent.start())
-    return agent
-
-
-def create(server: ServerProcess, label: str, command: str, *extra: str) -> str:
-    args = ["create", "--image", BUSYBOX, "--label", label, "--command", command, *extra]
-    return str(dockyard_run(server.url, *args)["id"])
-
-
-def states(run: dict[str, Any]) -> list[str]:
-    return [s["state"] for s in run["states"]]
 
 
 def test_exit_codes_and_oom_become_final_states(

@@ -14,6 +14,7 @@ from dockyard.domain.agent.agent import Agent
 from dockyard.domain.agent.config import AgentConfig
 from support.clock import AGENT_START, FakeClock
 from support.fake_metrics import FakeAgentMetrics
+from support.fake_swarm import FakeSwarm
 from support.fakes import FakeBackend, FakeLeases, FakeOutput, FakeRuntime
 
 DEFAULT_IMAGE = "dockyard-test/busybox:1"
@@ -33,11 +34,11 @@ class Harness:
     default, a FakeLeases of its own, for an agent on a host of its own."""
 
     def __init__(self, config: AgentConfig | None = None, *, backend: FakeBackend | None = None,
-                 runtime: FakeRuntime | None = None, clock: FakeClock | None = None,
+                 runtime: FakeRuntime | FakeSwarm | None = None, clock: FakeClock | None = None,
                  leases: FakeLeases | None = None) -> None:  # fmt: skip
         self.config = config or AgentConfig(name="test-agent")
         self.backend = backend or FakeBackend()
-        self.runtime = runtime or FakeRuntime(images=[DEFAULT_IMAGE])
+        self.runtime: Any = runtime or FakeRuntime(images=[DEFAULT_IMAGE])
         self.clock = clock or FakeClock(AGENT_START, real_time=True)
         self.leases = leases or FakeLeases()
         self.output = FakeOutput()

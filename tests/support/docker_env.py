@@ -16,6 +16,7 @@ import docker
 import docker.errors
 
 from support.paths import SCRIPTS
+from support.swarm import remove_services
 
 TEST_LABEL = "org.dockyard.test-session"
 SESSION_ID = uuid.uuid4().hex[:12]
@@ -28,6 +29,7 @@ IMAGES = {
     "python": "dockyard-test/python:3.11",
     "registry": "dockyard-test/registry:2",
     "prefect": "dockyard-test/prefect:1.4.1",
+    "dind": "dockyard-test/dind:20.10",
 }
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -49,7 +51,9 @@ def ensure_images(client: docker.DockerClient, names: Iterable[str]) -> None:
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> None:
-    """Remove containers, then networks and volumes, carrying ``label`` (``key=value``)."""
+    """Remove Swarm services, containers, then networks and volumes, carrying ``label``
+    (``key=value``)."""
+    remove_services(client, label)
     for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         try:
             container.remove(force=True, v=True)

@@ -10,12 +10,14 @@ import io
 import socket
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+import pytest
 import requests
 from testcontainers.core.container import DockerContainer
 
@@ -100,3 +102,14 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def bcrypt_hash(password: str) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        crypt = pytest.importorskip("crypt")
+    # Cost 4 (16 rounds): the registry checks the hash on every request of a push or pull.
+    hashed = str(crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))
+    if not hashed.startswith("$2"):
+        pytest.skip("this libc cannot make the bcrypt hashes the registry needs")
+    return hashed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dockyard.domain.agent.model import RunStatus
@@ -130,3 +132,48 @@ def test_without_the_backend_running_containers_are_still_timed_out_but_never_ad
     assert unknown(container(), None) is Verb.LEAVE
     assert unknown(container("created"), None) is Verb.LEAVE
     assert unknown(container("exited", 1), run()) is Verb.LEAVE
+
+
+# -- a Swarm service, as its task tells it ----------------------------------------------------
+
+
+def pending(
+    error: str = "no suitable node (scheduling constraints not satisfied on 2 nodes)",
+) -> ContainerState:
+    return ContainerState(id="s" * 25, name="x", status="pending", error=error)
+
+
+@pytest.mark.parametrize(
+    ("obs", "now", "verb"),
+    [
+        (Observation(pending(), run(), status("Running")), 131.0, Verb.SETTLE),  # waited 31s of 30
+        (Observation(pending(), run(), status("Running")), 129.0, Verb.LEAVE),
+        (Observation(pending(), run(), status("Running"), statuses_known=False), 131.0, Verb.LEAVE),
+        (Observation(pending(), run(), status("Cancelling")), 131.0, Verb.STOP),  # a cancel comes first
+        (Observation(pending(), None, status("Submitted")), 131.0, Verb.ADOPT),  # after a restart
+        (Observation(replace(pending(), status="starting"), run(), status("Running")), 500.0, Verb.LEAVE),
+    ],
+)
+def test_a_task_no_node_takes_in_time_is_settled_unplaced(obs: Observation, now: float, verb: Verb) -> None:
+    decision = decide(obs, now=now, placement_timeout=30.0)
+    assert decision.verb is verb
+    if verb is Verb.SETTLE:
+        assert decision.outcome is Outcome.UNPLACED
+
+
+def test_without_a_placement_timeout_a_pending_task_waits() -> None:
+    assert decide(Observation(pending(), run(), status("Running")), now=10_000.0).verb is Verb.LEAVE
+
+
+def test_swarms_own_endings_are_named() -> None:
+    rejected = ContainerState(id="s", name="x", status="rejected", error="No such image: app:1")
+    assert rejected.ended
+    assert outcome_message(Outcome.FAILED, rejected) == (
+        "The Swarm node refused to run the flow run's task: No such image: app:1."
+    )
+    unplaced = outcome_message(Outcome.UNPLACED, pending("no suitable node"), placement_timeout=300)
+    assert unplaced == "No Swarm node could take the flow run's task within 300s: no suitable node."
+    stopped = ContainerState(id="s", name="x", status="exited", error="the service was stopped")
+    assert outcome_message(Outcome.FAILED, stopped) == (
+        "Container ended without an exit code; Docker reported: the service was stopped."
+    )

@@ -252,3 +252,28 @@ def test_ports_published_on_loopback_are_fine() -> None:
     assert planned["container"]["HostConfig"]["PortBindings"] == {
         "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9000"}]
     }
+
+
+def test_plan_with_swarm_prints_the_service_and_refuses_what_swarm_lacks() -> None:
+    run_config = {
+        "command": "echo hi",
+        "env": {"DB_PASSWORD": "hunter2"},
+        "host_config": {"mem_limit": "64m"},
+        "placement": {"constraints": ["node.labels.zone==eu"]},
+    }
+    data = plan_json(
+        "--swarm", "--image", "myorg/app:2", "--run-config", json.dumps(run_config),
+        "--constraint", "node.labels.role==flows", "--allow-placement", "node.labels.zone==*",
+        "--placement-pref", "spread=node.labels.zone",
+    )  # fmt: skip
+    assert set(data) == {"name", "resolve_digest", "networks", "service"}
+    template = data["service"]["TaskTemplate"]
+    assert template["ContainerSpec"]["Image"] == "myorg/app:2"
+    assert template["Resources"] == {"Limits": {"MemoryBytes": 64 * 1024**2}}
+    assert template["Placement"]["Constraints"] == ["node.labels.role==flows", "node.labels.zone==eu"]
+    assert "DB_PASSWORD=<redacted>" in template["ContainerSpec"]["Env"]
+    assert "hunter2" not in json.dumps(data)
+    refused = plan("--swarm", "--run-config", json.dumps({"host_config": {"privileged": True}}),
+                   "--allow-privileged")  # fmt: skip
+    assert refused.exit_code == 1
+    assert "host_config `privileged` is not available in swarm mode" in refused.output + refused.stderr

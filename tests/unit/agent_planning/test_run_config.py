@@ -142,7 +142,7 @@ def test_a_new_runs_docker_run_is_checked_by_the_agents_rules_and_its_image() ->
         check_docker_run(docker_run(image="x", privileged=True, cpu=1))
     assert str(unknown.value) == (
         "DockerRun has unsupported keys: `cpu`, `privileged`; its keys are command, env, host_config, "
-        "image, labels, ports, timeout"
+        "image, labels, placement, ports, timeout"
     )
     assert set(DOCKER_RUN_SETTINGS) | {"type", "__version__"} == DOCKER_RUN_KEYS
     with pytest.raises(RunRefused, match="run_config `image`: invalid image reference 'App:1'"):

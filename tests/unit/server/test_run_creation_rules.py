@@ -70,7 +70,7 @@ def test_prefect_run_configs_are_stored_as_they_come(store: RunStore, config: di
         (
             {"type": "DockerRun", "image": "busybox:1", "imagee": "x", "cpu": 1},
             "run_config: DockerRun has unsupported keys: `cpu`, `imagee`; its keys are command, env, "
-            "host_config, image, labels, ports, timeout.",
+            "host_config, image, labels, placement, ports, timeout.",
         ),
         (
             {"type": "DockerRun", "image": "Busybox:1"},
