@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from dockyard.adapters.docker_client import daemon_address, negotiate_api_version
+from dockyard.adapters.docker_client import daemon_address
 from dockyard.adapters.docker_errors import (
     UNREACHABLE,
     explanation,
@@ -41,6 +40,7 @@ from dockyard.adapters.docker_inspect import (
     json_ready,
     label_filters,
 )
+from dockyard.adapters.docker_negotiation import ApiVersionAgreement
 from dockyard.adapters.docker_pull import PullStream
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo, ImageInfo, PullProgress
@@ -54,8 +54,7 @@ class DockerContainerRuntime:
         self._client = client
         self._api: Any = client.api
         self._daemon = daemon_address(client)  # named in every "not reachable" error
-        self._negotiated = False
-        self._negotiation = threading.Lock()
+        self._api_version = ApiVersionAgreement(client, self._daemon)
 
     # -- the daemon ---------------------------------------------------------------------
 
@@ -63,7 +62,7 @@ class DockerContainerRuntime:
         """Who the daemon is. Negotiates the API version every time, so an agent started
         while the daemon was away (or across a daemon upgrade) settles on the right one."""
         with translated("Docker daemon error", self._daemon):
-            version = self._negotiate()
+            version = self._api_version.agree()
             info = self._api.info()
         return DaemonInfo(
             id=str(info.get("ID", "")),
@@ -72,22 +71,11 @@ class DockerContainerRuntime:
             os_type=str(info.get("OSType", "linux")),
         )
 
-    def _negotiate(self) -> dict[str, Any]:
-        with self._negotiation:
-            version = negotiate_api_version(self._client)
-            self._negotiated = True
-        return version
-
-    def _ready(self) -> None:
-        if not self._negotiated:
-            with translated("Docker daemon error", self._daemon):
-                self._negotiate()
-
     # -- images and volumes ---------------------------------------------------------------
 
     def inspect_image(self, reference: str) -> ImageInfo | None:
         with translated(f"Cannot inspect image {reference}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 return image_info(self._api.inspect_image(reference))
             except docker.errors.NotFound:
@@ -112,7 +100,7 @@ class DockerContainerRuntime:
             }
         summary = PullStream()
         try:
-            self._ready()
+            self._api_version.ensure()
             for line in self._api.pull(reference, stream=True, decode=True, auth_config=auth):
                 problem = pull_stream_error(line)
                 if problem:
@@ -134,7 +122,7 @@ class DockerContainerRuntime:
         """True if this call created the volume. Creating an existing local volume is a
         no-op on the daemon, so a concurrent creator is no error (both may say True)."""
         with translated(f"Cannot create volume {name}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 self._api.inspect_volume(name)
                 return False
@@ -148,7 +136,7 @@ class DockerContainerRuntime:
     def create_container(self, name: str, body: Mapping[str, Any]) -> str:
         """Create from the Engine API body exactly as given (``POST /containers/create``)."""
         try:
-            self._ready()
+            self._api_version.ensure()
             answer = self._api.create_container_from_config(json_ready(body), name)
         except docker.errors.ImageNotFound as exc:
             raise ImageNotFound(f"Image {body.get('Image')} not found: {explanation(exc)}") from exc
@@ -165,7 +153,7 @@ class DockerContainerRuntime:
     def connect_network(self, container_id: str, network: str) -> None:
         """Attach to ``network``; already being attached to it is no error."""
         with translated(f"Cannot connect container {container_id} to network {network}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 self._api.connect_container_to_network(container_id, network)
             except docker.errors.APIError:
@@ -184,12 +172,12 @@ class DockerContainerRuntime:
 
     def start_container(self, container_id: str) -> None:
         with translated(f"Cannot start container {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             self._api.start(container_id)
 
     def inspect_container(self, container_id: str) -> ContainerState | None:
         with translated(f"Cannot inspect container {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 return container_state(self._api.inspect_container(container_id))
             except docker.errors.NotFound:
@@ -202,7 +190,7 @@ class DockerContainerRuntime:
         times). Containers removed while listing are left out."""
         filters = {"label": label_filters(labels)} if labels else None
         with translated("Cannot list containers", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             summaries = self._api.containers(all=True, filters=filters)
         found = []
         for summary in map(container_summary, summaries):
@@ -217,7 +205,7 @@ class DockerContainerRuntime:
         return its state: ``ended`` tells which. None if the container does not exist.
         Holds one connection while waiting."""
         try:
-            self._ready()
+            self._api_version.ensure()
             self._api.wait(container_id, timeout=timeout)
         except docker.errors.NotFound:
             return None
@@ -235,7 +223,7 @@ class DockerContainerRuntime:
         to whole seconds (the Engine API's unit). Missing or stopped is no error."""
         grace = max(0, math.ceil(grace_seconds))
         with translated(f"Cannot stop container {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 self._api.stop(container_id, timeout=grace)
             except docker.errors.NotFound:
@@ -245,7 +233,7 @@ class DockerContainerRuntime:
         """Force-remove with its anonymous volumes. Missing, or already being removed by
         someone else, is no error."""
         with translated(f"Cannot remove container {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 self._api.remove_container(container_id, force=True, v=True)
             except docker.errors.APIError as exc:
@@ -256,7 +244,7 @@ class DockerContainerRuntime:
 
     def container_logs(self, container_id: str, tail: int | None = None) -> bytes:
         with translated(f"Cannot read the logs of container {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             output = self._api.logs(
                 container_id, stdout=True, stderr=True, tail="all" if tail is None else tail
             )
@@ -270,7 +258,7 @@ class DockerContainerRuntime:
         container is missing or removed, or the connection drops, mid-stream. Closing the
         iterator early releases the connection."""
         try:
-            self._ready()
+            self._api_version.ensure()
             stream = self._api.logs(
                 container_id,
                 stdout=True,

@@ -29,9 +29,10 @@ import docker.auth
 import docker.errors
 from docker.types import CancellableStream, ServiceMode
 
-from dockyard.adapters.docker_client import daemon_address, negotiate_api_version
+from dockyard.adapters.docker_client import daemon_address
 from dockyard.adapters.docker_errors import UNREACHABLE, explanation, is_conflict, translated, unavailable
 from dockyard.adapters.docker_inspect import json_ready, label_filters
+from dockyard.adapters.docker_negotiation import ApiVersionAgreement
 from dockyard.adapters.swarm_inspect import latest_task, replicas, service_state, task_container
 from dockyard.domain.agent.config import RegistryCredentials
 from dockyard.domain.agent.runtime_state import ContainerState, DaemonInfo
@@ -63,15 +64,14 @@ class SwarmServiceRuntime:
         self._follows: dict[str, set[CancellableStream[bytes]]] = {}  # open log follows, by service
         self._follows_lock = threading.Lock()
         self._node_id = ""  # this manager's own node: its tasks' containers can be inspected
-        self._negotiated = False
-        self._negotiation = threading.Lock()
+        self._api_version = ApiVersionAgreement(client, self._daemon)
 
     # -- the Swarm -------------------------------------------------------------------------
 
     def ping(self) -> DaemonInfo:
         """The Swarm this daemon manages. ``ConfigurationError`` when it manages none."""
         with translated("Docker daemon error", self._daemon):
-            version = self._negotiate()
+            version = self._api_version.agree()
             info = self._api.info()
         swarm = info.get("Swarm") or {}
         _check_manager(swarm, str(version.get("ApiVersion", "")))
@@ -83,20 +83,9 @@ class SwarmServiceRuntime:
             os_type=str(info.get("OSType", "linux")),
         )
 
-    def _negotiate(self) -> dict[str, Any]:
-        with self._negotiation:
-            version = negotiate_api_version(self._client)
-            self._negotiated = True
-        return version
-
-    def _ready(self) -> None:
-        if not self._negotiated:
-            with translated("Docker daemon error", self._daemon):
-                self._negotiate()
-
     def network_scope(self, name: str) -> str | None:
         with translated(f"Cannot inspect network {name}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 return str(self._api.inspect_network(name).get("Scope", ""))
             except docker.errors.NotFound:
@@ -106,7 +95,7 @@ class SwarmServiceRuntime:
         """Ask the registry, through the daemon (``GET /distribution/{name}/json``), which
         digest the reference names now."""
         try:
-            self._ready()
+            self._api_version.ensure()
             answer = self._api.inspect_distribution(reference, auth_config=_auth_config(credentials))
         except docker.errors.APIError as exc:
             raise PullFailed(f"Cannot resolve image {reference} at its registry: {explanation(exc)}") from exc
@@ -127,7 +116,7 @@ class SwarmServiceRuntime:
         body = {**json_ready(spec), "Name": name}
         image = str(body["TaskTemplate"]["ContainerSpec"]["Image"])
         try:
-            self._ready()
+            self._api_version.ensure()
             headers = self._registry_auth(image, credentials)
             response = self._api._post_json(self._api._url("/services/create"), data=body, headers=headers)
             answer = self._api._result(response, json=True)
@@ -153,7 +142,7 @@ class SwarmServiceRuntime:
     def inspect_container(self, container_id: str) -> ContainerState | None:
         """The service's state, by its task; None once the service is gone."""
         with translated(f"Cannot inspect service {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 service = self._api.inspect_service(container_id)
                 tasks = self._api.tasks(filters={"service": container_id})
@@ -166,7 +155,7 @@ class SwarmServiceRuntime:
         (the services, then their tasks), whatever their number."""
         filters = {"label": label_filters(labels)} if labels else None
         with translated("Cannot list services", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             services = self._api.services(filters=filters)
             tasks = self._tasks_of([str(service["ID"]) for service in services])
         found = []
@@ -235,7 +224,7 @@ class SwarmServiceRuntime:
         removes its container. The service stays as the record of the run. A missing or
         stopped service is no error."""
         with translated(f"Cannot stop service {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             for attempt in range(3):
                 try:
                     service = self._api.inspect_service(container_id)
@@ -262,7 +251,7 @@ class SwarmServiceRuntime:
         """Remove the service; Swarm removes its tasks' containers on their nodes. A missing
         service is no error."""
         with translated(f"Cannot remove service {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 self._api.remove_service(container_id)
             except docker.errors.NotFound:
@@ -272,7 +261,7 @@ class SwarmServiceRuntime:
 
     def container_logs(self, container_id: str, tail: int | None = None) -> bytes:
         with translated(f"Cannot read the logs of service {container_id}", self._daemon):
-            self._ready()
+            self._api_version.ensure()
             try:
                 chunks = self._api.service_logs(
                     container_id, stdout=True, stderr=True, tail="all" if tail is None else tail, is_tty=False
