@@ -42,6 +42,10 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # Playwright drives Debian's chromium
 # time to build their image) run when asked: DOCKYARD_MULTINODE=1. A later -m wins.
 markers=(-m "not multinode")
 if [ "${DOCKYARD_MULTINODE:-}" = "1" ]; then markers=(); fi
-.venv/bin/python -m pytest "${markers[@]}" "$@"
+# Most of the suite's time is spent waiting on real processes and containers, so it runs on
+# several workers (pytest-xdist), a file's tests on one of them (see tests/conftest.py).
+# DOCKYARD_TEST_WORKERS=0 runs everything in this one process.
+workers=(-n "${DOCKYARD_TEST_WORKERS:-3}" --dist loadgroup)
+.venv/bin/python -m pytest "${workers[@]}" "${markers[@]}" "$@"
 
 step "done"

@@ -16,6 +16,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for suite in SUITES[1:]:
             if suite in parts:
                 item.add_marker(getattr(pytest.mark, suite))
+        # Under pytest-xdist (scripts/test.sh: -n N --dist loadgroup) a file's tests stay on
+        # one worker, so its module fixtures (a registry, a TLS daemon) are made once; and
+        # every test of the Swarm shares one worker, as the test daemon has one Swarm.
+        group = "swarm" if "swarm" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

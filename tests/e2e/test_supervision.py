@@ -117,7 +117,11 @@ def test_kill_9_of_the_agent_mid_run_then_restart_ends_the_run_once(
     since = int(time.time()) - 1
     first = start_agent(server, agents, tmp_path, label)
     run_id = create(server, label, "echo working; sleep 4; echo done; exit 4")
-    container = wait_until(lambda: (first.containers(docker_client) or [None])[0], what="the container")
+    # Mid-run: killed once the container runs (not between its create and its start).
+    container = wait_until(
+        lambda: next((c for c in first.containers(docker_client) if c.status == "running"), None),
+        what="the running container",
+    )
     first.kill9()
     assert container.reload() is None and container.status == "running", "kill -9 must not stop the run"
 
