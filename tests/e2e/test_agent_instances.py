@@ -4,12 +4,10 @@ real agent processes, real daemon."""
 from __future__ import annotations
 
 import signal
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from dockyard.domain.agent.labels import INSTANCE
 from dockyard.domain.agent.polling import BACKOFF
 from dockyard.entrypoints.cli_run import PROJECT, docker_run_config
 from support.agent_process import AgentProcess, wait_until
+from support.docker_events import recorded_events
 from support.dockyard_cli import dockyard_run, run_logs, wait_final
 from support.server_process import ServerProcess, free_port, start_server
 
@@ -76,22 +75,6 @@ def container_lines(run: dict[str, Any]) -> list[str]:
     return [entry["message"] for entry in run["logs"] if entry["name"] == "container"]
 
 
-@contextmanager
-def watching_creates(client: docker.DockerClient, label: str) -> Iterator[list[dict[str, Any]]]:
-    """Every container create event for ``label`` while the block runs, read live (the
-    daemon replays only its last 256 events, and a busy daemon makes many)."""
-    made: list[dict[str, Any]] = []
-    stream = client.events(decode=True, filters={"type": "container", "event": "create", "label": label})
-    reader = threading.Thread(target=lambda: made.extend(stream), daemon=True)
-    reader.start()
-    try:
-        yield made
-    finally:
-        time.sleep(1.0)  # events of the last moments
-        stream.close()
-        reader.join(timeout=10)
-
-
 def test_a_second_agent_with_a_live_name_is_refused_at_start_naming_the_first(
     server: ServerProcess, agents: list[AgentProcess], tmp_path: Path, label: str
 ) -> None:
@@ -121,7 +104,9 @@ def test_same_named_agents_on_two_hosts_run_each_of_50_runs_once(
         agent_on(server, tmp_path, label, name=f"twin-{label}", lock_dir=tmp_path / host)
         for host in ("host-a", "host-b")
     ]
-    with watching_creates(docker_client, pair[0].label) as made:
+    with recorded_events(
+        docker_client, {"type": "container", "event": "create", "label": pair[0].label}
+    ) as made:
         agents.extend(agent.start() for agent in pair)
         for agent in pair:
             wait_until(lambda agent=agent: waiting_for_runs(agent), timeout=60, what=f"{agent.name} to serve")

@@ -29,6 +29,7 @@ import pytest
 import requests
 
 from support.agent_process import AgentProcess, wait_until
+from support.docker_events import recorded_events
 from support.hostile_corpus import Case, cases, corpus_agent_flags, good_run
 from support.server_process import ServerProcess, free_port, running_server
 
@@ -123,35 +124,33 @@ def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
     )  # fmt: skip
     agents.append(agent.start())
     flow_id = a_flow(server)
-    since = int(time.time()) - 1
-
-    hostile: dict[str, Case] = {}
-    good: list[str] = []
-    refused_as_not_json: list[str] = []
-    refused_at_creation: dict[str, str] = {}
-    problems = []
-    for number, case in enumerate(corpus):
-        run_id, refusal = create_run(server, flow_id, case.run_config, label, f"hostile-{number}")
-        if refusal == NOT_JSON:
-            assert not_json(case.run_config), f"{case.name}: the backend refused it as not JSON"
-            refused_as_not_json.append(case.name)
-        elif refusal is not None:
-            # Refused by the agent's own rules when the run was created: the same words as
-            # the Failed message the agent would have written.
-            missing = [word for word in case.expect if word.lower() not in refusal.lower()]
-            if case.outcome != "Failed" or case.needs_daemon or missing:
-                problems.append(f"{case.name}: refused at creation {refusal[:300]!r} (missing {missing})")
-            refused_at_creation[case.name] = refusal
-        else:
-            assert not not_json(case.run_config), f"{case.name}: NaN/Infinity must be refused"
-            assert run_id is not None
-            hostile[run_id] = case
-        if number % GOOD_EVERY == GOOD_EVERY - 1:
-            good_id, _ = create_run(server, flow_id, good_run(), label, f"good-{len(good)}")
-            assert good_id is not None
-            good.append(good_id)
-    runs = final_states(server, [*hostile, *good], timeout=50)
-    until = int(time.time()) + 1
+    with recorded_events(docker_client, {"type": ["container", "volume"]}) as events:
+        hostile: dict[str, Case] = {}
+        good: list[str] = []
+        refused_as_not_json: list[str] = []
+        refused_at_creation: dict[str, str] = {}
+        problems = []
+        for number, case in enumerate(corpus):
+            run_id, refusal = create_run(server, flow_id, case.run_config, label, f"hostile-{number}")
+            if refusal == NOT_JSON:
+                assert not_json(case.run_config), f"{case.name}: the backend refused it as not JSON"
+                refused_as_not_json.append(case.name)
+            elif refusal is not None:
+                # Refused by the agent's own rules when the run was created: the same words as
+                # the Failed message the agent would have written.
+                missing = [word for word in case.expect if word.lower() not in refusal.lower()]
+                if case.outcome != "Failed" or case.needs_daemon or missing:
+                    problems.append(f"{case.name}: refused at creation {refusal[:300]!r} (missing {missing})")
+                refused_at_creation[case.name] = refusal
+            else:
+                assert not not_json(case.run_config), f"{case.name}: NaN/Infinity must be refused"
+                assert run_id is not None
+                hostile[run_id] = case
+            if number % GOOD_EVERY == GOOD_EVERY - 1:
+                good_id, _ = create_run(server, flow_id, good_run(), label, f"good-{len(good)}")
+                assert good_id is not None
+                good.append(good_id)
+        runs = final_states(server, [*hostile, *good], timeout=50)
 
     for run_id, case in hostile.items():
         run = runs[run_id]
@@ -164,16 +163,16 @@ def test_hostile_run_configs_fail_cleanly_while_the_agent_keeps_serving(
     assert not problems, "\n".join(problems) + f"\nagent:\n{agent.output()[-3000:]}"
 
     # The daemon's own record: containers were created for the runs that ran, and no others.
-    events = docker_client.events(since=since, until=until, decode=True, filters={"type": "container"})
     created = {
         event["Actor"]["Attributes"].get("io.prefect.flow-run-id")
         for event in events
-        if event.get("Action") == "create"
+        if event.get("Type") == "container"
+        and event.get("Action") == "create"
         and event["Actor"]["Attributes"].get("org.dockyard.agent") == agent.name
     }
     accepted = {run_id for run_id, case in hostile.items() if case.outcome == "Success"}
     assert created == set(good) | accepted
-    volumes = docker_client.events(since=since, until=until, decode=True, filters={"type": "volume"})
+    volumes = [event for event in events if event.get("Type") == "volume"]
     assert not [e for e in volumes if e.get("Action") == "create" and e["Actor"]["ID"] == "secrets"]
     wait_until(lambda: not agent.containers(docker_client), what="every container to be removed")
     assert "should-not-run" not in agent.output()

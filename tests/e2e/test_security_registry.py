@@ -11,7 +11,6 @@ import base64
 import contextlib
 import io
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 
 from support.agent_process import AgentProcess
 from support.docker_env import SESSION_LABELS
+from support.docker_events import recorded_events
 from support.dockyard_cli import dockyard_run, run_logs, wait_final
 from support.registry import Registry, bcrypt_hash, push, running_registry
 from support.server_process import ServerProcess, running_server
@@ -69,14 +69,6 @@ def run(server: ServerProcess, image: str, label: str, command: str) -> dict[str
     return wait_final(server.url, run_id, timeout=45)
 
 
-def pulls(client: docker.DockerClient, since: int) -> set[str]:
-    """References the daemon pulled since ``since`` (its own event log)."""
-    events = client.events(
-        since=since, until=int(time.time()) + 1, decode=True, filters={"type": "image", "event": "pull"}
-    )
-    return {event["Actor"]["ID"] for event in events}
-
-
 def marked_image(client: docker.DockerClient, base: str, marker: str) -> str:
     tag = f"dockyard-test/marked:{uuid.uuid4().hex[:12]}"
     dockerfile = f"FROM {base}\nRUN echo {marker} > /marker\n".encode()
@@ -96,40 +88,40 @@ def test_pull_policies_and_the_allow_list_for_cached_images(
     push(docker_client, newer, repo, "latest")  # the registry's :latest is the marked image
     docker_client.images.get(busybox).tag(repo, "latest")  # a stale local :latest
     docker_client.images.get(busybox).tag(repo, "present")  # only on the daemon
-    since = int(time.time()) - 1
+    with recorded_events(docker_client, {"type": "image", "event": "pull"}) as pulled:
+        label, no_pull, never = (f"pp-{uuid.uuid4().hex[:8]}" for _ in range(3))
+        start_agent(server, agents, tmp_path, "--label", label, "--reg-allow-list", registry.host)
+        start_agent(
+            server, agents, tmp_path, "--label", no_pull, "--no-pull", "--reg-allow-list", registry.host
+        )
+        start_agent(server, agents, tmp_path, "--label", never, "--pull-policy", "never",
+                    "--reg-allow-list", registry.host)  # fmt: skip
 
-    label, no_pull, never = (f"pp-{uuid.uuid4().hex[:8]}" for _ in range(3))
-    start_agent(server, agents, tmp_path, "--label", label, "--reg-allow-list", registry.host)
-    start_agent(server, agents, tmp_path, "--label", no_pull, "--no-pull", "--reg-allow-list", registry.host)
-    start_agent(server, agents, tmp_path, "--label", never, "--pull-policy", "never",
-                "--reg-allow-list", registry.host)  # fmt: skip
+        pinned = run(server, f"{repo}:present", label, "echo present")  # if-not-present: no pull
+        floating = run(server, f"{repo}:latest", label, "cat /marker")  # always: pulled over the stale one
+        missing = run(server, f"{repo}:absent", label, "echo never")  # pulled: the registry says no
+        cached = run(server, busybox, label, "echo never")  # on the daemon, registry not allowed
+        not_pulled = run(server, f"{repo}:elsewhere", no_pull, "echo never")
+        never_pulled = run(server, f"{repo}:elsewhere", never, "echo never")
 
-    pinned = run(server, f"{repo}:present", label, "echo present")  # if-not-present: no pull
-    floating = run(server, f"{repo}:latest", label, "cat /marker")  # always: pulled over the stale one
-    missing = run(server, f"{repo}:absent", label, "echo never")  # pulled: the registry says no
-    cached = run(server, busybox, label, "echo never")  # on the daemon, registry not allowed
-    not_pulled = run(server, f"{repo}:elsewhere", no_pull, "echo never")
-    never_pulled = run(server, f"{repo}:elsewhere", never, "echo never")
-
-    assert pinned["state"] == "Success", pinned
-    assert floating["state"] == "Success", floating
-    assert marker in run_logs(server.url, floating["id"])  # the pulled image ran
-    assert missing["state"] == "Failed"
-    assert f"Pulling image {repo}:absent failed" in missing["state_message"]
-    assert "manifest unknown" in missing["state_message"]  # the registry's own words
-    assert cached["state"] == "Failed"
-    assert "not in the reg_allow_list" in cached["state_message"]
-    assert "--reg-allow-list dockyard-test" in cached["state_message"]
-    for refused in (not_pulled, never_pulled):
-        assert refused["state"] == "Failed"
-        assert f"Image {repo}:elsewhere is not on the Docker daemon" in refused["state_message"]
-        assert "--no-pull" in refused["state_message"]
+        assert pinned["state"] == "Success", pinned
+        assert floating["state"] == "Success", floating
+        assert marker in run_logs(server.url, floating["id"])  # the pulled image ran
+        assert missing["state"] == "Failed"
+        assert f"Pulling image {repo}:absent failed" in missing["state_message"]
+        assert "manifest unknown" in missing["state_message"]  # the registry's own words
+        assert cached["state"] == "Failed"
+        assert "not in the reg_allow_list" in cached["state_message"]
+        assert "--reg-allow-list dockyard-test" in cached["state_message"]
+        for refused in (not_pulled, never_pulled):
+            assert refused["state"] == "Failed"
+            assert f"Image {repo}:elsewhere is not on the Docker daemon" in refused["state_message"]
+            assert "--no-pull" in refused["state_message"]
     # Only the floating reference was pulled (a failed pull leaves no pull event; its
     # registry message above shows it was tried).
-    # (Of this test's references: the event log is the daemon's, and `since` is in whole
-    # seconds, so another test's pulls from the same registry may show up in it.)
-    ours = {f"{repo}:{tag}" for tag in ("present", "latest", "absent", "elsewhere")} | {busybox}
-    assert pulls(docker_client, since) & ours == {f"{repo}:latest"}
+    # (Of this test's references: other tests may pull at the same time.)
+    references = {event["Actor"]["ID"] for event in pulled}
+    assert {ref for ref in references if ref.startswith(repo) or ref == busybox} == {f"{repo}:latest"}
 
 
 def test_registry_logins_from_the_auth_file_the_environment_and_the_docker_config(

@@ -9,7 +9,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from dockyard.adapters.run_client import RunClient
 from dockyard.domain.agent.labels import AGENT, FLOW_RUN_ID, MANAGED
 from dockyard.entrypoints.cli_run import PROJECT, docker_run_config
 from support.agent_process import AgentProcess, wait_until
+from support.docker_events import recorded_events
 from support.server_process import ServerProcess, running_server
 
 pytestmark = pytest.mark.postgres
@@ -69,24 +69,6 @@ def _runs(server: ServerProcess, ids: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-@contextmanager
-def container_creates(client: docker.DockerClient) -> Iterator[list[dict[str, Any]]]:
-    """Every create of a dockyard container while the block runs (other tests' too: the
-    caller keeps those of its runs), read live."""
-    made: list[dict[str, Any]] = []
-    stream = client.events(
-        decode=True, filters={"type": "container", "event": "create", "label": f"{MANAGED}=true"}
-    )
-    reader = threading.Thread(target=lambda: made.extend(stream), daemon=True)
-    reader.start()
-    try:
-        yield made
-    finally:
-        time.sleep(1.0)
-        stream.close()
-        reader.join(timeout=10)
-
-
 def test_two_servers_and_three_agents_deploy_each_of_300_runs_once(
     two_servers: tuple[ServerProcess, ServerProcess], agents: list[AgentProcess],
     docker_client: docker.DockerClient, tmp_path: Path, test_image: Any,
@@ -101,7 +83,9 @@ def test_two_servers_and_three_agents_deploy_each_of_300_runs_once(
         )
         for name, server in placement.items()
     }
-    with container_creates(docker_client) as made:
+    with recorded_events(
+        docker_client, {"type": "container", "event": "create", "label": f"{MANAGED}=true"}
+    ) as made:
         agents.extend(agent.start() for agent in fleet.values())
         for agent in fleet.values():
             wait_until(

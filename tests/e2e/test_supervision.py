@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from support.agent_process import AgentProcess, wait_until
+from support.docker_events import recorded_events
 from support.dockyard_cli import dockyard_run, run_logs, wait_final
 from support.second_daemon import second_daemon
 from support.server_process import ServerProcess, free_port
@@ -114,28 +115,25 @@ def test_kill_9_of_the_agent_mid_run_then_restart_ends_the_run_once(
     server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
     label: str,
 ) -> None:  # fmt: skip
-    since = int(time.time()) - 1
     first = start_agent(server, agents, tmp_path, label)
-    run_id = create(server, label, "echo working; sleep 4; echo done; exit 4")
-    # Mid-run: killed once the container runs (not between its create and its start).
-    container = wait_until(
-        lambda: next((c for c in first.containers(docker_client) if c.status == "running"), None),
-        what="the running container",
-    )
-    first.kill9()
-    assert container.reload() is None and container.status == "running", "kill -9 must not stop the run"
+    creates = {"type": "container", "event": "create", "label": first.label}
+    with recorded_events(docker_client, creates) as created:
+        run_id = create(server, label, "echo working; sleep 4; echo done; exit 4")
+        # Mid-run: killed once the container runs (not between its create and its start).
+        container = wait_until(
+            lambda: next((c for c in first.containers(docker_client) if c.status == "running"), None),
+            what="the running container",
+        )
+        first.kill9()
+        assert container.reload() is None and container.status == "running", "kill -9 must not stop the run"
 
-    second = start_agent(server, agents, tmp_path, label, name=first.name)  # same host: same lock dir
-    run = wait_final(server.url, run_id, timeout=60)
-    assert run["state"] == "Failed" and "exited with code 4" in run["state_message"], run
-    assert second.alive(), "a dead agent's lease is free at once: the restart is not refused"
-    assert states(run).count("Submitted") == 1 and states(run).count("Failed") == 1, states(run)
-    wait_until(lambda: not second.containers(docker_client), what="the container to be removed")
-    created = docker_client.events(
-        since=since, until=int(time.time()) + 1, decode=True,
-        filters={"type": "container", "event": "create", "label": first.label},
-    )  # fmt: skip
-    assert len(list(created)) == 1, "the run's container was created exactly once"
+        second = start_agent(server, agents, tmp_path, label, name=first.name)  # same host: same lock dir
+        run = wait_final(server.url, run_id, timeout=60)
+        assert run["state"] == "Failed" and "exited with code 4" in run["state_message"], run
+        assert second.alive(), "a dead agent's lease is free at once: the restart is not refused"
+        assert states(run).count("Submitted") == 1 and states(run).count("Failed") == 1, states(run)
+        wait_until(lambda: not second.containers(docker_client), what="the container to be removed")
+    assert len(created) == 1, "the run's container was created exactly once"
     logs = run_logs(server.url, run_id)
     shipped = [line for line in logs.splitlines() if "container:" in line]
     assert [line.split("container: ")[1] for line in shipped] == ["working", "done"], logs

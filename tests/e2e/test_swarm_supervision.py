@@ -21,6 +21,7 @@ import pytest
 
 from support.agent_process import AgentProcess, wait_until
 from support.docker_env import SESSION_LABELS
+from support.docker_events import recorded_events
 from support.dockyard_cli import dockyard_run, run_logs, wait_final
 from support.registry import bcrypt_hash, running_registry
 from support.second_daemon import second_daemon
@@ -144,25 +145,22 @@ def test_kill_9_of_the_agent_mid_run_then_restart_ends_the_run_once(
     server: ServerProcess, agents: list[AgentProcess], docker_client: docker.DockerClient, tmp_path: Path,
     label: str,
 ) -> None:  # fmt: skip
-    since = int(time.time()) - 1
     first = swarm_agent(server, agents, tmp_path, label)
-    run_id = create(server, label, "echo working; sleep 5; echo done; exit 4")
-    wait_until(
-        lambda: docker_client.containers.list(filters={"label": first.label, "status": "running"}),
-        what="the service's task to run",
-    )
-    [service] = services(docker_client, first)
-    first.kill9()
+    with recorded_events(docker_client, {"type": "service", "event": "create"}) as created:
+        run_id = create(server, label, "echo working; sleep 5; echo done; exit 4")
+        wait_until(
+            lambda: docker_client.containers.list(filters={"label": first.label, "status": "running"}),
+            what="the service's task to run",
+        )
+        [service] = services(docker_client, first)
+        first.kill9()
 
-    second = swarm_agent(server, agents, tmp_path, label, name=first.name)  # same host: same lock dir
-    run = wait_final(server.url, run_id, timeout=60)
-    assert run["state"] == "Failed" and "exited with code 4" in run["state_message"], run
-    assert second.alive()
-    assert states(run).count("Submitted") == 1 and states(run).count("Failed") == 1, states(run)
-    wait_until(lambda: all_gone(docker_client, second), what="the service to be removed")
-    created = docker_client.events(
-        since=since, until=int(time.time()) + 1, decode=True, filters={"type": "service", "event": "create"}
-    )
+        second = swarm_agent(server, agents, tmp_path, label, name=first.name)  # same host: same lock dir
+        run = wait_final(server.url, run_id, timeout=60)
+        assert run["state"] == "Failed" and "exited with code 4" in run["state_message"], run
+        assert second.alive()
+        assert states(run).count("Submitted") == 1 and states(run).count("Failed") == 1, states(run)
+        wait_until(lambda: all_gone(docker_client, second), what="the service to be removed")
     names = [event["Actor"]["Attributes"].get("name", "") for event in created]
     assert [name for name in names if name.startswith(service.name)] == [service.name], names
     shipped = [
