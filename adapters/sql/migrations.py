@@ -177,7 +177,9 @@ REVISIONS: tuple[Revision, ...] = (
     Revision(
         3,
         "generated run names checked against the tenant's runs",
-        (CreateIndex("flow_run_name", "flow_run", ("tenant_id", "name")),),
+        # Name first: led by tenant_id, SQLite (with no statistics) took this index for the
+        # queue's `tenant_id = ?` and sorted every run of the tenant.
+        (CreateIndex("flow_run_name", "flow_run", ("name", "tenant_id")),),
     ),
 )
 HEAD = REVISIONS[-1].version
