@@ -118,7 +118,7 @@ def test_kill_9_of_the_agent_mid_run_then_restart_ends_the_run_once(
     first = start_agent(server, agents, tmp_path, label)
     creates = {"type": "container", "event": "create", "label": first.label}
     with recorded_events(docker_client, creates) as created:
-        run_id = create(server, label, "echo working; sleep 4; echo done; exit 4")
+        run_id = create(server, label, "echo working; sleep 8; echo done; exit 4")  # a loaded host's window
         # Mid-run: killed once the container runs (not between its create and its start).
         container = wait_until(
             lambda: next((c for c in first.containers(docker_client) if c.status == "running"), None),

@@ -65,7 +65,9 @@ class AgentProcess:
             self.proc.wait(timeout=10)
 
     def containers(self, client: docker.DockerClient) -> list[docker.models.containers.Container]:
-        return client.containers.list(all=True, filters={"label": self.label})
+        # A container may go between the listing and its inspection (the agent removes
+        # what it has recorded): that one is not there any more.
+        return client.containers.list(all=True, filters={"label": self.label}, ignore_removed=True)
 
     def cleanup(self, client: docker.DockerClient) -> None:
         self.kill9()
