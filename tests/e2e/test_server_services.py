@@ -184,7 +184,10 @@ def test_two_servers_on_one_database_never_create_a_run_twice(
         for flow in flows:
             runs = one.data(SCHEDULED, {"flow": flow})["flow_run"]
             starts = [r["scheduled_start_time"] for r in runs]
-            assert len(starts) == len(set(starts)) == 10, (flow, starts)
+            assert len(starts) == len(set(starts)), ("a start time made twice", flow, starts)
+            # Ten ahead; eleven when a minute turned meanwhile (the run now due stays, and
+            # one more is made ahead).
+            assert 10 <= len(starts) <= 11, (flow, starts)
 
 
 def test_the_services_run_once_from_the_command_line(server_database: Path | str, tmp_path: Path) -> None:
